@@ -1,0 +1,1 @@
+"""Built-in environment plugins, registered through the `agentgym.envs` entry points."""

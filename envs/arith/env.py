@@ -1,0 +1,46 @@
+"""`arith`: multi-step arithmetic with a `calculator` tool and `submit`; the reference env for tests and docs."""
+
+from __future__ import annotations
+
+from agentgym.api import Action, Task, ToolCall, Verdict
+from agentgym.envs.arith.calculator import evaluate
+from agentgym.envs.arith.tasks import generate_tasks
+from agentgym.toolenv import ToolEnv, tool
+
+
+class ArithEnv(ToolEnv):
+    """Compute an expression with the calculator, then submit the integer result. Reward 1 iff it is exact."""
+
+    name = "arith"
+    system_prompt = (
+        "You solve arithmetic problems. Call the `calculator` tool to evaluate expressions, "
+        "then call `submit` with the final integer answer."
+    )
+
+    def __init__(self, *, max_turns: int = 8, difficulty: int = 3, tool_format: str = "auto") -> None:
+        super().__init__(max_turns=max_turns, tool_format=tool_format)
+        self.difficulty = difficulty
+
+    @tool("Evaluate an arithmetic expression with + - * / // % ** and parentheses.",
+          expression={"type": "string", "description": "e.g. (3 + 4) * 5"})
+    async def calculator(self, expression: str) -> str:
+        return str(evaluate(expression))
+
+    @tool("Submit the final answer; this ends the episode.", answer={"type": "number", "description": "the result"})
+    async def submit(self, answer: float) -> Verdict:
+        assert self.task is not None
+        expected = self.task.data["answer"]
+        passed = answer == expected
+        reason = f"answer {_number(answer)} {'==' if passed else '!='} expected {_number(expected)}"
+        return Verdict(reward=1.0 if passed else 0.0, passed=passed, reasons=[reason],
+                       components={"accuracy": 1.0 if passed else 0.0})
+
+    def reference_action(self, task: Task) -> Action:
+        return Action(tool_calls=[ToolCall(id="ref", name="submit", arguments={"answer": task.data["answer"]})])
+
+    def sample_tasks(self, n: int, *, seed: int = 0) -> list[Task]:
+        return generate_tasks(n, seed=seed, difficulty=self.difficulty)
+
+
+def _number(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else repr(x)

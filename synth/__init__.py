@@ -1,0 +1,1 @@
+"""Task and environment synthesis pipelines."""
