@@ -8,6 +8,7 @@ observation that says exactly what was wrong, enforces reset-before-step and the
 from __future__ import annotations
 
 import inspect
+import json
 import random
 from typing import Any, Callable, ClassVar
 
@@ -16,6 +17,8 @@ from agentgym.errors import ResetNeeded
 from agentgym.tools import parse_tool_calls, validate_call
 
 _JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean", list: "array", dict: "object"}
+# Under `from __future__ import annotations` the signature holds the annotation's text, e.g. "int".
+_JSON_TYPES_BY_NAME = {t.__name__: kind for t, kind in _JSON_TYPES.items()}
 
 
 class ToolError(Exception):
@@ -39,8 +42,9 @@ def tool(description: str, **properties: dict[str, Any]) -> Callable[[Callable[.
         required: list[str] = []
         for p in params:
             schema = dict(properties.get(p.name) or {})
-            if "type" not in schema and p.annotation in _JSON_TYPES:
-                schema["type"] = _JSON_TYPES[p.annotation]
+            kind = (_JSON_TYPES_BY_NAME if isinstance(p.annotation, str) else _JSON_TYPES).get(p.annotation)
+            if "type" not in schema and kind is not None:
+                schema["type"] = kind
             props[p.name] = schema
             if p.default is inspect.Parameter.empty:
                 required.append(p.name)
@@ -115,7 +119,7 @@ class ToolEnv:
                 messages.append(_tool_message(call, "ignored: the episode already ended with the call before this one"))
                 continue
             result, call_error = await self._run_call(call)
-            error = error or call_error
+            error = "env_error" if "env_error" in (error, call_error) else error or call_error  # env failures win
             if isinstance(result, Verdict):
                 verdict = result
                 messages.append(_tool_message(call, f"submitted; reward {result.reward:g}"))
@@ -177,10 +181,10 @@ class ToolEnv:
         problem = validate_call(call, self._specs)
         if problem is not None:
             return f"error: {problem}", "model_error"
-        assert isinstance(call.arguments, dict)  # validate_call rejected raw strings
+        arguments = call.arguments if isinstance(call.arguments, dict) else _decode_object(call.arguments)
         method = getattr(self, call.name)
         try:
-            result = await method(**call.arguments)
+            result = await method(**arguments)
         except ToolError as e:
             return f"error: {e}", "model_error"
         except Exception as e:  # noqa: BLE001 - an env bug must not look like the agent's fault
@@ -188,6 +192,11 @@ class ToolEnv:
         if isinstance(result, Verdict):
             return result, None
         return str(result), None
+
+
+def _decode_object(raw: str) -> dict[str, Any]:
+    """Arguments sent as JSON text (the OpenAI wire form); `validate_call` already checked they decode to an object."""
+    return json.loads(raw) if raw.strip() else {}
 
 
 def _tool_names(cls: type) -> list[str]:

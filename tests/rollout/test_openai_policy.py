@@ -95,3 +95,24 @@ def test_unreachable_endpoint_is_an_env_error_not_a_crash():
 def test_bad_policy_specs_say_what_is_accepted(spec):
     with pytest.raises(PolicySpecError, match="expected|does not exist"):
         make_policy(spec)
+
+
+def test_cli_rollout_against_the_fake_endpoint(tmp_path):
+    from typer.testing import CliRunner
+
+    from agentgym.cli import app
+    from agentgym.rollout import read_trajectories
+    from agentgym.taskio import save_tasks
+
+    tasks = agentgym.make("arith").sample_tasks(3, seed=2)
+    save_tasks(tmp_path / "tasks.jsonl", tasks)
+    by_prompt = {t.prompt: t.data["expression"] for t in tasks}
+    out = tmp_path / "trajs.jsonl"
+    with FakeOpenAIServer(solving_responder(lambda user: by_prompt[user])) as server:
+        result = CliRunner().invoke(app, ["rollout", "--env", "arith", "--tasks", str(tmp_path / "tasks.jsonl"),
+                                          "--policy", f"openai:fake@{server.base_url}", "--out", str(out),
+                                          "--n", "2", "--concurrency", "3"])
+    assert result.exit_code == 0, result.output
+    trajs = list(read_trajectories(out))
+    assert len(trajs) == 6 and all(t.reward == 1.0 for t in trajs)
+    assert len(server.requests) == 12
