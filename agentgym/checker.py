@@ -34,7 +34,10 @@ def check_tools(env: Any) -> str:
 
     specs = env.tools()
     if not isinstance(specs, list) or not all(isinstance(s, ToolSpec) for s in specs):
-        _fail(f"tools() must return a list of agentgym.api.ToolSpec, got {type(specs).__name__}")
+        got = type(specs).__name__
+        if isinstance(specs, list):  # say which element is wrong, not just "got list"
+            got = "a list containing " + next(type(s).__name__ for s in specs if not isinstance(s, ToolSpec))
+        _fail(f"tools() must return a list of agentgym.api.ToolSpec, got {got}")
     names = [s.name for s in specs]
     if len(set(names)) != len(names):
         _fail(f"tools() returned duplicate tool names: {names}")
@@ -161,7 +164,10 @@ async def check_determinism(make_env: EnvFactory, task: Task, action: Action) ->
 async def check_close_twice(env: Any) -> str:
     """`close()` may be called twice."""
     await env.close()
-    await env.close()
+    try:
+        await env.close()
+    except Exception as e:  # noqa: BLE001
+        _fail(f"a second close() raised {type(e).__name__}: {e}; close() must be idempotent")
     return "close() is idempotent"
 
 

@@ -13,6 +13,7 @@ from typing import Any, Callable, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from agentgym.errors import AgentGymError
@@ -35,7 +36,7 @@ def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return fn(*args, **kwargs)
         except AgentGymError as e:
-            err_console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+            err_console.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             err_console.print("[yellow]interrupted[/]; finished episodes are kept in the .partial file (use --resume)")
@@ -48,14 +49,20 @@ def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
 @friendly
 def envs_list() -> None:
     """Show every registered env, where it comes from, and whether it loads."""
-    from agentgym.registry import list_envs
+    from agentgym import registry
 
     table = Table(title="agentgym envs")
     for col in ("name", "entry point", "source", "status"):
         table.add_column(col)
-    for spec in list_envs():
-        status = f"[red]broken: {spec.error}[/]" if spec.error else "[green]ok[/]"
-        table.add_row(spec.name, spec.entry_point_str, spec.source, status)
+    for spec in registry.list_envs():
+        error = spec.error
+        if error is None:
+            try:
+                registry.default.load(spec.name)  # a plugin whose module does not import is listed as broken
+            except AgentGymError as e:
+                error = str(e)
+        status = f"[red]broken: {escape(error)}[/]" if error else "[green]ok[/]"
+        table.add_row(escape(spec.name), escape(spec.entry_point_str), escape(spec.source), status)
     console.print(table)
 
 

@@ -71,6 +71,8 @@ class GymEnv(gymnasium.Env):
         index = int(self.np_random.integers(len(self.tasks)))
         if options and "task_index" in options:
             index = int(options["task_index"])
+            if not 0 <= index < len(self.tasks):
+                raise ValueError(f"options['task_index'] must be in [0, {len(self.tasks)}), got {index}")
         task = self.tasks[index]
         episode_seed = int(self.np_random.integers(2**31))
         obs: Observation = self._run(self.env.reset(task, seed=episode_seed))

@@ -82,7 +82,8 @@ class Registry:
             self._discover()  # a duplicate of an installed plugin is caught now, not on first make()
         existing = self.specs.get(name)
         if existing is not None:
-            if existing.entry_point_str == spec.entry_point_str and existing.source == source:
+            same = (existing.entry_point_str, existing.source, existing.defaults)
+            if same == (spec.entry_point_str, source, spec.defaults):
                 return existing  # the same registration twice (e.g. a module imported twice) is harmless
             raise RegistrationError(
                 f"env {name!r} is registered twice: {existing.entry_point_str} (from {existing.source}) and "
@@ -167,7 +168,7 @@ class Registry:
             obj: Any = importlib.import_module(module_name)
         except ModuleNotFoundError as e:
             missing = e.name or ""
-            if missing and not module_name.startswith(missing):
+            if missing and module_name != missing and not module_name.startswith(missing + "."):
                 raise PluginLoadError(
                     f"{where}: module '{module_name}' needs '{missing}', which is not installed ({e}). Fix: install "
                     f"the plugin's dependencies (e.g. `pip install {missing.split('.')[0]}` or the plugin's extra)."

@@ -16,6 +16,8 @@ from agentgym.jsonio import write_jsonl_atomic
 def load_tasks(path: str | Path) -> list[Task]:
     """Read tasks from a JSONL file (blank lines and lines starting with '#' are skipped)."""
     path = Path(path)
+    if path.is_dir():
+        raise TaskFileError(f"task file {str(path)!r} is a directory; pass a JSONL file with one task per line")
     if not path.is_file():
         raise TaskFileError(f"task file {str(path)!r} does not exist (expected a JSONL file with one task per line)")
     tasks: list[Task] = []

@@ -87,7 +87,7 @@ class ToolEnv:
         self.num_turns = 0
         self.is_running = False
         self.is_closed = False
-        self._specs = [getattr(type(self), n).__tool_spec__ for n in _tool_names(type(self))]
+        self._specs = _tool_specs(type(self))
 
     # --- the Env protocol ---------------------------------------------------------------------------------------
     def tools(self) -> list[ToolSpec]:
@@ -206,6 +206,16 @@ def _tool_names(cls: type) -> list[str]:
             if hasattr(v, "__tool_spec__") and n not in names:
                 names.append(n)
     return names
+
+
+def _tool_specs(cls: type) -> list[ToolSpec]:
+    specs = []
+    for n in _tool_names(cls):
+        spec = getattr(getattr(cls, n), "__tool_spec__", None)
+        if spec is None:  # an override without @tool would otherwise fail with a bare AttributeError
+            raise TypeError(f"{cls.__name__}.{n} overrides a tool without @tool; decorate the override with @tool(...)")
+        specs.append(spec)
+    return specs
 
 
 def _tool_message(call: ToolCall, content: str) -> Message:

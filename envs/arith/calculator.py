@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import math
 import operator
 from fractions import Fraction
 
@@ -35,7 +36,10 @@ def evaluate(expression: str) -> int | float:
         tree = ast.parse(expression.strip(), mode="eval")
     except SyntaxError as e:
         raise ToolError(f"cannot parse {expression!r}: {e.msg}") from None
-    value = _eval(tree.body)
+    try:
+        value = _eval(tree.body)
+    except RecursionError:
+        raise ToolError("expression is nested too deeply") from None
     if value.denominator == 1:
         return int(value)
     return float(value)
@@ -43,6 +47,8 @@ def evaluate(expression: str) -> int | float:
 
 def _eval(node: ast.AST) -> Fraction:
     if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+        if not math.isfinite(node.value):
+            raise ToolError(f"number {node.value!r} is out of range")
         return Fraction(node.value)
     if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
         return _UNARY[type(node.op)](_eval(node.operand))
@@ -56,9 +62,11 @@ def _eval(node: ast.AST) -> Fraction:
             if left == 0 and right < 0:
                 raise ToolError("division by zero")
         result = Fraction(_BINARY[type(node.op)](left, right))
-        if len(str(abs(result.numerator))) > MAX_RESULT_DIGITS:
+        # Compare, don't str(): str() of a >4300-digit int raises, and a huge denominator is as costly as a numerator.
+        if max(abs(result.numerator), result.denominator) >= 10**MAX_RESULT_DIGITS:
             raise ToolError(f"result has more than {MAX_RESULT_DIGITS} digits")
         return result
+    what = type(getattr(node, "op", node)).__name__
     raise ToolError(
-        f"unsupported syntax {type(node).__name__!r}: only numbers, parentheses and + - * / // % ** are allowed"
+        f"unsupported syntax {what!r}: only numbers, parentheses and + - * / // % ** are allowed"
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from agentgym.api import Action, Task, ToolCall, Verdict
 from agentgym.envs.arith.calculator import evaluate
-from agentgym.envs.arith.tasks import generate_tasks
+from agentgym.envs.arith.tasks import ArithTaskConfig, generate_tasks
 from agentgym.toolenv import ToolEnv, tool
 
 
@@ -19,6 +19,7 @@ class ArithEnv(ToolEnv):
 
     def __init__(self, *, max_turns: int = 8, difficulty: int = 3, tool_format: str = "auto") -> None:
         super().__init__(max_turns=max_turns, tool_format=tool_format)
+        ArithTaskConfig(difficulty=difficulty)  # a bad difficulty fails in make(), not at the first sample_tasks()
         self.difficulty = difficulty
 
     @tool("Evaluate an arithmetic expression with + - * / // % ** and parentheses.",
