@@ -200,7 +200,10 @@ class Turn(_Model):
 
 
 class Trajectory(_Model):
-    """One whole episode: the conversation, its per-turn token records and the outcome."""
+    """One whole episode: the conversation, its per-turn token records and the outcome.
+
+    `num_prompt_tokens` / `num_completion_tokens` are the totals the policy reported (0 when it reports none).
+    """
 
     task_id: str
     env: str
@@ -214,6 +217,8 @@ class Trajectory(_Model):
     truncation_reason: str | None = None
     error: ErrorKind | None = None
     num_tool_errors: int = 0
+    num_prompt_tokens: int = 0
+    num_completion_tokens: int = 0
     info: dict[str, Any] = Field(default_factory=dict)
 
     @property

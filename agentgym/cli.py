@@ -166,6 +166,54 @@ def quickstart(
     _summary(trajectories, out, seconds)
 
 
+@app.command("eval")
+@friendly
+def eval_(
+    env: str = typer.Option(..., help="env name(s), comma-separated"),
+    tasks: Optional[Path] = typer.Option(None, help="JSONL task file (default: each env's sample_tasks)"),
+    policy: str = typer.Option(..., help="'openai:MODEL@URL', 'scripted:FILE' or 'reference[:P]'"),
+    n: int = typer.Option(8, "--n", min=1, help="samples per task (pass@1 … pass@n)"),
+    out_dir: Path = typer.Option(Path("runs/eval"), help="run directory"),
+    concurrency: int = typer.Option(16, min=1, help="episodes in flight"),
+    max_turns: int = typer.Option(32, min=1, help="assistant turns per episode"),
+    seed: int = typer.Option(0, help="base seed"),
+    num_tasks: int = typer.Option(16, min=1, help="tasks drawn from sample_tasks when --tasks is not given"),
+) -> None:
+    """Evaluate a policy: pass@k, pass^k, reward CI, turns, tokens, errors; writes JSON, Markdown, PNGs."""
+    from agentgym.eval.commands import eval_command
+
+    eval_command(env, tasks, policy, n, out_dir, concurrency, max_turns=max_turns, seed=seed, num_tasks=num_tasks,
+                 progress=sys.stderr.isatty())
+
+
+@app.command()
+@friendly
+def report(run_dir: Path = typer.Argument(..., help="an eval run directory")) -> None:
+    """Rebuild results.json, report.md and the plots from a run's stored trajectories."""
+    from agentgym.eval.commands import report_command
+
+    report_command(run_dir)
+
+
+@app.command()
+@friendly
+def compare(run_a: Path = typer.Argument(...), run_b: Path = typer.Argument(...),
+            resamples: int = typer.Option(2000, min=1), seed: int = typer.Option(0)) -> None:
+    """Per-env B − A with paired-bootstrap CIs and p-values."""
+    from agentgym.eval.commands import compare_command
+
+    compare_command(run_a, run_b, num_resamples=resamples, seed=seed)
+
+
+@app.command()
+@friendly
+def show(traj_file: Path = typer.Argument(...), index: int = typer.Option(0, "--index", "-i")) -> None:
+    """Print one episode of a trajectory file as a colored transcript."""
+    from agentgym.eval.commands import show_command
+
+    show_command(traj_file, index)
+
+
 def main() -> None:
     app()
 

@@ -42,6 +42,8 @@ async def run_episode(
         except Exception as e:  # noqa: BLE001
             return _failure(trajectory, "policy.act", e)
         action = decision.action
+        trajectory.num_prompt_tokens += decision.num_prompt_tokens
+        trajectory.num_completion_tokens += decision.num_completion_tokens
         messages.append(
             Message(role="assistant", content=action.text, reasoning=action.reasoning, tool_calls=action.tool_calls)
         )

@@ -86,6 +86,9 @@ def resolve_backend(requested: str) -> str:
     return "none"
 
 
+PRIVATE_TMPFS = ("/tmp", "/dev/shm")
+
+
 def unreachable_ancestor(path: str) -> str | None:
     """The topmost proper ancestor of `path` that an unprivileged stranger cannot traverse (no o+x), or None."""
     parts = os.path.normpath(path).split(os.sep)[1:-1]
@@ -123,14 +126,15 @@ def _bwrap_mounts(config: SandboxConfig, workdir: str, lease: UidLease) -> list[
     args = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
             "--perms", "1777", "--size", size, "--tmpfs", "/tmp", "--perms", "1777", "--size", size, "--tmpfs", "/dev/shm"]  # fmt: skip
     binds: list[tuple[str, str, str]] = []
-    if lease.is_dedicated:
-        for root in interpreter_roots(config.python_executable):
-            if unreachable_ancestor(root + "/x") is not None:
-                binds.append(("--ro-bind", root, root))
+    for root in interpreter_roots(config.python_executable):
+        # A venv under /tmp (a fresh clone in CI) is hidden by the private /tmp above: bind it back, read-only.
+        hidden = any(root == r or root.startswith(r + "/") for r in PRIVATE_TMPFS)
+        if hidden or (lease.is_dedicated and unreachable_ancestor(root + "/x") is not None):
+            binds.append(("--ro-bind", root, root))
     binds += [("--ro-bind", src, dest) for src, dest in config.ro_binds]
     binds += [("--bind", src, dest) for src, dest in config.rw_binds]
     binds.append(("--bind", workdir, workdir))
-    tmpfs_roots = ["/tmp", "/dev/shm"]
+    tmpfs_roots = list(PRIVATE_TMPFS)
     if lease.is_dedicated:  # hide untraversable host directories behind a tmpfs that holds only our binds
         covers = sorted({a for _, _, dest in binds if (a := unreachable_ancestor(dest)) is not None}, key=len)
         for cover in covers:
