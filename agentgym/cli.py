@@ -24,6 +24,8 @@ envs_app = typer.Typer(help="List and check registered environments.", no_args_i
 tasks_app = typer.Typer(help="Create and inspect task files.", no_args_is_help=True)
 app.add_typer(envs_app, name="envs")
 app.add_typer(tasks_app, name="tasks")
+search_app = typer.Typer(help="Build and inspect offline search indexes.", no_args_is_help=True)
+app.add_typer(search_app, name="search")
 console = Console()
 err_console = Console(stderr=True)
 
@@ -212,6 +214,22 @@ def show(traj_file: Path = typer.Argument(...), index: int = typer.Option(0, "--
     from agentgym.eval.commands import show_command
 
     show_command(traj_file, index)
+
+
+@search_app.command("build-index")
+@friendly
+def search_build_index(
+    source: str = typer.Option(..., help="'python-docs' (the running CPython's own documentation) or a folder of "
+                                         ".txt/.md/.html files"),
+    out: Path = typer.Option(..., help="index folder to write"),
+    overwrite: bool = typer.Option(False, help="replace an existing index"),
+    stem: bool = typer.Option(True, help="English stemming (PyStemmer)"),
+) -> None:
+    """Build a bm25s index with stable document ids, titles and passages."""
+    from agentgym.envs.search.commands import build_index_command
+
+    build_index_command(source, out, overwrite=overwrite, stemmer="english" if stem else None,
+                        progress=sys.stderr.isatty())
 
 
 def main() -> None:

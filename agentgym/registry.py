@@ -145,7 +145,7 @@ class Registry:
         self._discover()
         spec = self.specs.get(name)
         if spec is None:
-            close = difflib.get_close_matches(str(name), list(self.specs), n=3, cutoff=0.6)
+            close = difflib.get_close_matches(str(name), list(self.specs), n=3, cutoff=0.7)
             hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
             known = ", ".join(sorted(self.specs)) or "none"
             raise UnregisteredEnv(

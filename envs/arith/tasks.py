@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
 from dataclasses import dataclass
 
@@ -29,6 +30,11 @@ class ArithTaskConfig:
             raise ValueError(f"max_operand must be an integer >= 2, got {self.max_operand!r}")
 
 
+def _stream_seed(*parts: object) -> int:
+    """An integer seed hashed from the parts: string seeds that share a long prefix give correlated first draws."""
+    return int.from_bytes(hashlib.sha256("-".join(map(str, parts)).encode()).digest()[:8], "big")
+
+
 def make_expression(rng: random.Random, config: ArithTaskConfig) -> str:
     """A random expression with `difficulty` operations, parenthesized left to right so order matters."""
     expr = str(rng.randint(1, config.max_operand))
@@ -43,7 +49,7 @@ def generate_task(seed: int, index: int, config: ArithTaskConfig = ArithTaskConf
     """Task `index` of the stream seeded by `seed`, with its verified answer in `data["answer"]`."""
     from agentgym.envs.arith.calculator import evaluate
 
-    rng = random.Random(f"{DATASET_NAME}-{seed}-{index}-{config.difficulty}-{config.max_operand}")
+    rng = random.Random(_stream_seed(DATASET_NAME, seed, index, config.difficulty, config.max_operand))
     expression = make_expression(rng, config)
     answer = evaluate(expression)
     return Task(
