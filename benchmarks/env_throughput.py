@@ -47,6 +47,15 @@ def main() -> None:
 
     sys.path.insert(0, str(Path(__file__).parent))
     from sandbox_latency import measure_sandbox_overhead
+    from search import tool_calls_per_second
+
+    from agentgym.envs.search.cache import ensure_index
+    from agentgym.envs.search.index import LocalIndex
+
+    index = LocalIndex(ensure_index())
+    print()
+    print(f"search env: {asyncio.run(tool_calls_per_second(index, 2000)):.0f} tool calls/s "
+          "(search/open/find, one episode, python-docs index)")
 
     sb = measure_sandbox_overhead(args.sandbox_runs)
     print()
