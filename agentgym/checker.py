@@ -122,26 +122,35 @@ async def check_reference_solves(env: Any, tasks: Sequence[Task]) -> str:
 
 async def check_wrong_answer_fails(env: Any, task: Task) -> str:
     """A submission that is not the answer gets no passing verdict (the verifier rejects non-answers)."""
-    ref = env.reference_action(task)
-    wrong_calls = [
-        ToolCall(id=c.id, name=c.name, arguments={k: _mutate(v) for k, v in c.arguments.items()})
-        for c in ref.tool_calls
-        if isinstance(c.arguments, dict)
-    ]
+    wrong = mutate_action(env.reference_action(task))
     await env.reset(task, seed=0)
-    result = await env.step(Action(tool_calls=wrong_calls))
+    result = await env.step(wrong)
     if result.verdict is not None and result.verdict.passed:
-        _fail(f"a mutated reference answer passed task {task.id!r}: {wrong_calls}")
+        _fail(f"a mutated reference answer passed task {task.id!r}: {wrong.tool_calls}")
     return "a wrong answer is rejected"
 
 
-def _mutate(value: Any) -> Any:
+def mutate_action(action: Action) -> Action:
+    """The same action with every tool argument changed (numbers +1, strings suffixed, booleans flipped, lists cut),
+    i.e. a near-miss of the reference answer that a verifier must reject."""
+    calls = [
+        ToolCall(id=c.id, name=c.name, arguments={k: mutate_value(v) for k, v in c.arguments.items()})
+        if isinstance(c.arguments, dict) else c
+        for c in action.tool_calls
+    ]
+    return Action(text=action.text + " (wrong)" if action.text else "", tool_calls=calls, reasoning=action.reasoning)
+
+
+def mutate_value(value: Any) -> Any:
+    """A value near `value` but different from it."""
     if isinstance(value, bool):
         return not value
     if isinstance(value, (int, float)):
         return value + 1
     if isinstance(value, str):
         return value + " (wrong)"
+    if isinstance(value, list):
+        return value[:-1] if value else ["wrong"]
     return None
 
 

@@ -33,13 +33,13 @@ ALLOWED: dict[str, list[str]] = {
                               "agentgym.toolenv", "agentgym.taskio", "agentgym.jsonio"],
     "agentgym.rl": CORE + ["agentgym.rollout", "agentgym.model", "agentgym.registry", "agentgym.taskio",
                            "agentgym.jsonio", "agentgym.tools"],
-    "agentgym.eval": CORE + ["agentgym.rollout", "agentgym.registry", "agentgym.taskio", "agentgym.jsonio"],
+    "agentgym.eval": CORE + ["agentgym.rollout", "agentgym.registry", "agentgym.taskio", "agentgym.jsonio",
+                             "agentgym.checker"],
     "agentgym.model": [],
     "agentgym.quickstart": CORE + ["agentgym.registry", "agentgym.rollout"],
     "agentgym.cli": ["agentgym"],
-    "agentgym": CORE,  # the package __init__ re-exports the public surface
+    "agentgym": CORE + ["agentgym.registry"],  # the package __init__ re-exports the public surface
 }
-ALLOWED["agentgym"] = CORE + ["agentgym.registry"]
 ON_DEMAND: dict[str, list[str]] = {
     "agentgym.rollout": ["agentgym.model"],
     "agentgym.synth": ["agentgym.model"],

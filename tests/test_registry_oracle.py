@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 import agentgym
-from agentgym.api import Action, StepResult, ToolCall
+from agentgym.checker import mutate_action
+from agentgym.api import Action, StepResult
 from agentgym.checker import check_env
 
 ENV_NAMES = [spec.name for spec in agentgym.list_envs()]
@@ -32,18 +33,6 @@ def _hooks(env: Any) -> None:
         assert callable(getattr(env, hook, None)), (
             f"env {env.name!r} needs a {hook} hook for the oracle test (see agentgym.api.Env)"
         )
-
-
-def _mutate(value: Any) -> Any:
-    if isinstance(value, bool):
-        return not value
-    if isinstance(value, (int, float)):
-        return value + 1
-    if isinstance(value, str):
-        return value + " (wrong)"
-    if isinstance(value, list):
-        return value[:-1] if value else ["wrong"]
-    return None
 
 
 async def _play(env: Any, task, action: Action) -> StepResult:
@@ -91,11 +80,7 @@ async def test_wrong_submission_does_not_pass(env_name):
         _hooks(env)
         for task in env.sample_tasks(NUM_TASKS, seed=1):
             reference = env.reference_action(task)
-            wrong = Action(tool_calls=[
-                ToolCall(id=c.id, name=c.name, arguments={k: _mutate(v) for k, v in c.arguments.items()})
-                for c in reference.tool_calls
-                if isinstance(c.arguments, dict)
-            ])
+            wrong = mutate_action(reference)
             assert wrong.tool_calls, f"{env_name}: the reference action must be made of tool calls"
             result = await _play(env, task, wrong)
             assert result.verdict is None or not result.verdict.passed, f"{env_name}: {wrong} passed {task.id}"

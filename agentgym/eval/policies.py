@@ -11,7 +11,8 @@ import random
 from collections import Counter
 from typing import Any, Sequence
 
-from agentgym.api import Action, Message, Task, ToolCall, ToolSpec
+from agentgym.api import Action, Message, Task, ToolSpec
+from agentgym.checker import mutate_action
 from agentgym.errors import PolicySpecError
 from agentgym.rollout import Policy, PolicyStep
 
@@ -52,27 +53,8 @@ class ReferencePolicy:
         self.num_attempts[task.id] += 1
         action = self.env.reference_action(task)
         if random.Random(f"{self.seed}|{task.id}|{attempt}").random() >= self.p_correct:
-            action = _wrong(action)
+            action = mutate_action(action)
         return PolicyStep(action=action)
-
-
-def _wrong(action: Action) -> Action:
-    calls = [
-        ToolCall(id=c.id, name=c.name, arguments={k: _mutate(v) for k, v in c.arguments.items()})
-        if isinstance(c.arguments, dict) else c
-        for c in action.tool_calls
-    ]
-    return Action(text=action.text + " (wrong)" if action.text else "", tool_calls=calls, reasoning=action.reasoning)
-
-
-def _mutate(value: Any) -> Any:
-    if isinstance(value, bool):
-        return not value
-    if isinstance(value, (int, float)):
-        return value + 1
-    if isinstance(value, str):
-        return value + " (wrong)"
-    return None
 
 
 def resolve_policy(spec: str, *, env: Any, tasks: Sequence[Task], seed: int = 0) -> Policy:
