@@ -1,0 +1,85 @@
+"""Triton path of absorbed MLA decode: one program per (row, head block), online softmax over key tiles."""
+
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+from .common import dot_precision, int64_rows
+
+
+@triton.jit
+def mla_decode_kernel(
+    ql_ptr, qpe_ptr, kv_ptr, pe_ptr, len_ptr, idx_ptr, out_ptr, lse_ptr,
+    num_heads, num_keys, latent_dim, rope_dim, max_len, scale,
+    stride_qb, stride_qh, stride_pb, stride_ph, stride_kvb, stride_kvt, stride_peb, stride_pet, stride_ib,
+    HAS_INDEX: tl.constexpr, BLOCK_H: tl.constexpr, BLOCK_T: tl.constexpr, BLOCK_C: tl.constexpr,
+    BLOCK_R: tl.constexpr, PRECISION: tl.constexpr,
+):
+    b = tl.program_id(0).to(tl.int64)
+    heads = int64_rows(tl.program_id(1), BLOCK_H)
+    h_ok = heads < num_heads
+    cs = tl.arange(0, BLOCK_C)
+    rs = tl.arange(0, BLOCK_R)
+    c_ok, r_ok = cs < latent_dim, rs < rope_dim
+    q = tl.load(ql_ptr + b * stride_qb + heads[:, None] * stride_qh + cs[None, :], mask=h_ok[:, None] & c_ok[None, :],
+                other=0.0)
+    qpe = tl.load(qpe_ptr + b * stride_pb + heads[:, None] * stride_ph + rs[None, :],
+                  mask=h_ok[:, None] & r_ok[None, :], other=0.0)
+    seq_len = tl.load(len_ptr + b)
+    run_max = tl.full((BLOCK_H,), float("-inf"), tl.float32)
+    run_sum = tl.zeros((BLOCK_H,), tl.float32)
+    acc = tl.zeros((BLOCK_H, BLOCK_C), tl.float32)
+    for t0 in range(0, num_keys, BLOCK_T):
+        slots = t0 + tl.arange(0, BLOCK_T).to(tl.int64)
+        if HAS_INDEX:
+            keys = tl.load(idx_ptr + b * stride_ib + slots, mask=slots < num_keys, other=-1)
+        else:
+            keys = slots
+        k_ok = (keys >= 0) & (keys < seq_len) & (keys < max_len)
+        kv = tl.load(kv_ptr + b * stride_kvb + keys[:, None] * stride_kvt + cs[None, :],
+                     mask=k_ok[:, None] & c_ok[None, :], other=0.0)
+        pe = tl.load(pe_ptr + b * stride_peb + keys[:, None] * stride_pet + rs[None, :],
+                     mask=k_ok[:, None] & r_ok[None, :], other=0.0)
+        scores = tl.dot(q, tl.trans(kv), input_precision=PRECISION)
+        scores += tl.dot(qpe, tl.trans(pe), input_precision=PRECISION)
+        scores = tl.where(k_ok[None, :], scores * scale, float("-inf"))
+        new_max = tl.maximum(run_max, tl.max(scores, axis=1))
+        safe_max = tl.where(new_max == float("-inf"), 0.0, new_max)
+        alpha = tl.exp(run_max - safe_max)
+        p = tl.exp(scores - safe_max[:, None])
+        run_sum = run_sum * alpha + tl.sum(p, axis=1)
+        acc = acc * alpha[:, None] + tl.dot(p.to(kv.dtype), kv, input_precision=PRECISION)
+        run_max = new_max
+    has_keys = run_sum > 0
+    out = tl.where(has_keys[:, None], acc / tl.where(has_keys, run_sum, 1.0)[:, None], 0.0)
+    o_ptrs = out_ptr + (b * num_heads + heads[:, None]) * latent_dim + cs[None, :]
+    tl.store(o_ptrs, out, mask=h_ok[:, None] & c_ok[None, :])
+    lse = tl.where(has_keys, run_max + tl.log(run_sum), float("-inf"))
+    tl.store(lse_ptr + b * num_heads + heads, lse, mask=h_ok)
+
+
+def mla_decode_triton(q_latent, q_pe, kv_cache, pe_cache, seq_lens, *, scale, topk_indices=None):
+    """Same contract as ``ref.mla_decode_ref`` (forward only: decode runs under no_grad); fp32 outputs."""
+    num_rows, num_heads, latent_dim = q_latent.shape
+    rope_dim = q_pe.shape[2]
+    max_len = kv_cache.shape[1]
+    if kv_cache.stride(2) != 1 or pe_cache.stride(2) != 1 or q_latent.stride(2) != 1 or q_pe.stride(2) != 1:
+        raise ValueError("the triton MLA kernel needs the last dimension of every input to be contiguous")
+    index = topk_indices.contiguous() if topk_indices is not None else seq_lens.new_empty(num_rows, 1)
+    num_keys = index.shape[1] if topk_indices is not None else max_len
+    out = torch.empty(num_rows, num_heads, latent_dim, dtype=torch.float32, device=q_latent.device)
+    lse = torch.empty(num_rows, num_heads, dtype=torch.float32, device=q_latent.device)
+    block_h = 16 if q_latent.device.type != "cuda" else 64
+    grid = (num_rows, triton.cdiv(num_heads, block_h))
+    mla_decode_kernel[grid](
+        q_latent, q_pe, kv_cache, pe_cache, seq_lens.contiguous(), index, out, lse,
+        num_heads, num_keys, latent_dim, rope_dim, max_len, float(scale),
+        q_latent.stride(0), q_latent.stride(1), q_pe.stride(0), q_pe.stride(1), kv_cache.stride(0),
+        kv_cache.stride(1), pe_cache.stride(0), pe_cache.stride(1), index.stride(0),
+        HAS_INDEX=topk_indices is not None, BLOCK_H=block_h, BLOCK_T=16 if q_latent.device.type != "cuda" else 64,
+        BLOCK_C=max(16, triton.next_power_of_2(latent_dim)), BLOCK_R=max(16, triton.next_power_of_2(rope_dim)),
+        PRECISION=dot_precision(q_latent.dtype),
+    )
+    return out.to(q_latent.dtype), lse.to(q_latent.dtype)
