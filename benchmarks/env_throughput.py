@@ -57,6 +57,15 @@ def main() -> None:
     print(f"search env: {asyncio.run(tool_calls_per_second(index, 2000)):.0f} tool calls/s "
           "(search/open/find, one episode, python-docs index)")
 
+    from jupyter_throughput import measure_jupyter
+
+    print()
+    print("jupyter env: trivial cells executed per second through the env's execute tool (sandboxed kernels)")
+    for num_kernels in (1, 8):
+        row = measure_jupyter(num_kernels)
+        print(f"  {num_kernels} kernel(s): " + ", ".join(f"{k}={v:.1f}" if isinstance(v, float) else f"{k}={v}"
+                                                     for k, v in row.items()))
+
     sb = measure_sandbox_overhead(args.sandbox_runs)
     print()
     print("LocalSandbox start-to-exit latency for `python -c pass` (median)")

@@ -1,0 +1,167 @@
+"""`KernelPool`: warm sandboxed kernels handed to episodes and taken back, so an episode never waits for a start.
+
+A kernel handed out is alive; the env then calls `reset`, which empties its namespace and working directory and runs a
+health check (restarting it if needed). A kernel given back is kept warm while fewer than `size` are idle, else shut
+down. The pool is thread-safe and not tied to an event loop: several `asyncio.run` calls (as `check_env` makes) and
+threads may share one. `close()` shuts every kernel down, including those still handed out.
+"""
+
+from __future__ import annotations
+
+import atexit
+import threading
+import time
+
+from agentgym.envs.jupyter.config import KernelConfig
+from agentgym.envs.jupyter.kernel import KernelStartError, SandboxedKernel
+
+
+class PoolExhausted(KernelStartError):
+    """Every one of `max_kernels` kernels stayed in use for `acquire`'s whole timeout."""
+
+
+class KernelPool:
+    """Warm kernels of one `KernelConfig`.
+
+    Args:
+        config: how each kernel is sandboxed.
+        size: kernels kept warm when idle (and started by `warm_up()`).
+        max_kernels: kernels alive at once (idle + in use); None for no bound. `acquire` waits for a free one.
+    """
+
+    def __init__(self, config: KernelConfig | None = None, *, size: int = 2, max_kernels: int | None = None) -> None:
+        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+            raise ValueError(f"size must be an integer >= 0, got {size!r}")
+        if max_kernels is not None and (isinstance(max_kernels, bool) or not isinstance(max_kernels, int)
+                                        or max_kernels < max(1, size)):  # fmt: skip
+            raise ValueError(f"max_kernels must be None or an integer >= max(1, size)={max(1, size)}, "
+                             f"got {max_kernels!r}")
+        self.config = config if config is not None else KernelConfig()
+        self.size = size
+        self.max_kernels = max_kernels
+        self._idle: list[SandboxedKernel] = []
+        self._in_use: set[SandboxedKernel] = set()
+        self._num_starting = 0
+        self._cond = threading.Condition()
+        self.num_started = 0
+        self.is_closed = False
+
+    @property
+    def num_idle(self) -> int:
+        return len(self._idle)
+
+    @property
+    def num_in_use(self) -> int:
+        return len(self._in_use)
+
+    def acquire(self, *, timeout_s: float = 60.0) -> SandboxedKernel:
+        """A live kernel for exclusive use until `release`: a warm one if any, else a newly started one.
+
+        Raises:
+            KernelStartError: a new kernel did not start (PoolExhausted: none became free within `timeout_s`).
+        """
+        deadline = time.monotonic() + timeout_s
+        with self._cond:
+            while True:
+                self._check_open()
+                while self._idle:
+                    kernel = self._idle.pop()
+                    if kernel.is_alive:
+                        self._in_use.add(kernel)
+                        return kernel
+                    kernel.close()  # died while idle: replace it
+                total = len(self._in_use) + self._num_starting
+                if self.max_kernels is None or total < self.max_kernels:
+                    self._num_starting += 1
+                    break
+                if not self._cond.wait(timeout=max(0.0, deadline - time.monotonic())):
+                    raise PoolExhausted(f"all {self.max_kernels} kernels stayed in use for {timeout_s} s")
+        try:
+            kernel = SandboxedKernel(self.config)
+        finally:
+            with self._cond:
+                self._num_starting -= 1
+                self._cond.notify_all()
+        with self._cond:
+            self.num_started += 1
+            if self.is_closed:
+                kernel.close()
+                self._check_open()
+            self._in_use.add(kernel)
+        return kernel
+
+    def release(self, kernel: SandboxedKernel) -> None:
+        """Take a kernel back: kept warm if alive and fewer than `size` are idle, else shut down."""
+        with self._cond:
+            self._in_use.discard(kernel)
+            keep = not self.is_closed and kernel.is_alive and len(self._idle) < self.size
+            if keep:
+                self._idle.append(kernel)
+            self._cond.notify_all()
+        if not keep:
+            kernel.close()
+
+    def warm_up(self, num_kernels: int | None = None) -> None:
+        """Start kernels until `num_kernels` (default `size`) are idle."""
+        target = self.size if num_kernels is None else num_kernels
+        started = [self.acquire() for _ in range(max(0, target - self.num_idle))]
+        with self._cond:
+            self._in_use.difference_update(started)
+            self._idle.extend(started)
+            self._cond.notify_all()
+
+    def close(self) -> None:
+        """Shut down every kernel, idle or in use. Idempotent."""
+        with self._cond:
+            if self.is_closed:
+                return
+            self.is_closed = True
+            kernels = [*self._idle, *self._in_use]
+            self._idle.clear()
+            self._in_use.clear()
+            self._cond.notify_all()
+        for kernel in kernels:
+            kernel.close()
+
+    def _check_open(self) -> None:
+        if self.is_closed:
+            raise KernelStartError("this kernel pool is closed")
+
+    def __enter__(self) -> KernelPool:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"KernelPool(size={self.size}, idle={self.num_idle}, in_use={self.num_in_use}, closed={self.is_closed})"
+
+
+_SHARED: dict[tuple[KernelConfig, int], KernelPool] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_pool(config: KernelConfig | None = None, *, size: int = 2) -> KernelPool:
+    """The process-wide pool for `(config, size)`, created on first use and closed at interpreter exit.
+
+    Envs built without an explicit pool share it, so constructing many envs (as `check_env` does) reuses warm kernels.
+    """
+    key = (config if config is not None else KernelConfig(), size)
+    with _SHARED_LOCK:
+        pool = _SHARED.get(key)
+        if pool is None or pool.is_closed:
+            pool = _SHARED[key] = KernelPool(key[0], size=size)
+        return pool
+
+
+@atexit.register
+def close_shared_pools() -> None:
+    """Shut down every shared pool's kernels (also registered to run at interpreter exit)."""
+    with _SHARED_LOCK:
+        pools = list(_SHARED.values())
+        _SHARED.clear()
+    for pool in pools:
+        pool.close()
+
+
+__all__ = ["KernelPool", "PoolExhausted", "close_shared_pools", "shared_pool"]

@@ -1,0 +1,16 @@
+"""Fixtures for the jupyter env tests: one session-wide pool of warm kernels with short timeouts, shared by all."""
+
+from __future__ import annotations
+
+import pytest
+
+from agentgym.envs.jupyter import KernelConfig, KernelPool
+
+FAST = KernelConfig(cell_timeout_s=1.5, interrupt_grace_s=1.0)
+
+
+@pytest.fixture(scope="session")
+def jupyter_pool():
+    """Two warm kernels reused by every test (a kernel starts in about a second)."""
+    with KernelPool(FAST, size=2) as pool:
+        yield pool
