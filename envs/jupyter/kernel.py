@@ -243,7 +243,10 @@ class SandboxedKernel:
         )
         for attempt in range(2):
             self._drain(self._client.control_channel)
-            outcome = self.execute(reset_code, timeout_s=max(5.0, self.config.cell_timeout_s), store_history=False)
+            # A health check, not an agent's cell: bounded by the startup timeout (a fresh kernel on a loaded machine
+            # can take seconds for its first cell).
+            outcome = self.execute(reset_code, timeout_s=max(self.config.startup_timeout_s, self.config.cell_timeout_s),
+                                   store_history=False)
             if outcome.status == "ok" and outcome.output.stdout.text() == "42\n" and not outcome.is_restarted:
                 return
             if attempt == 0:

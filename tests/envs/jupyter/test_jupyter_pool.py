@@ -10,7 +10,7 @@ import pytest
 from agentgym.envs.jupyter import KernelConfig, KernelPool, PoolExhausted, shared_pool
 from agentgym.sandbox.identity import pids_owned_by
 
-FAST = KernelConfig(cell_timeout_s=1.5, interrupt_grace_s=1.0)
+FAST = KernelConfig(cell_timeout_s=3.0, interrupt_grace_s=1.0)
 
 
 def processes_left(uid: int, timeout_s: float = 3.0) -> list[int]:
