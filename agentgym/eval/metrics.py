@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
 
 from agentgym.api import Trajectory
-from agentgym.eval import passk
+from agentgym import passk
 from agentgym.eval.stats import CI_METHOD, bootstrap_mean_ci
 
 TOKENS_FROM_POLICY = "tokens reported by the policy"

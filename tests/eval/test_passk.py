@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from agentgym.eval.passk import curve, mean_over_tasks, pass_at_k, pass_hat_k
+from agentgym.passk import curve, mean_over_tasks, pass_at_k, pass_hat_k
 
 
 def test_hand_computed_n5_c2():

@@ -1,4 +1,6 @@
-"""pass@k (at least one of k succeeds) and pass^k (all k succeed) from n samples with c successes, computed stably.
+"""pass@k (at least one of k succeeds), pass^k (all k succeed) and Wilson intervals from n samples with c successes.
+
+Pure math shared by evaluation (`agentgym.eval`) and the pass@k filter (`agentgym.synth.filter`).
 
 Both are exact expectations over a uniformly random k-subset of the n recorded samples, so they are unbiased estimates
 of the policy's true pass@k and pass^k (Chen et al. 2021, "Evaluating Large Language Models Trained on Code", §2.1;
@@ -8,7 +10,10 @@ forms a 300-digit binomial coefficient or loses precision to cancellation.
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
+
+WILSON_Z95 = 1.959963984540054
 
 
 def _check(n: int, c: int, k: int) -> None:
@@ -67,3 +72,19 @@ def curve(counts: Sequence[tuple[int, int]], *, all_k: bool = False) -> dict[int
         raise ValueError("counts must hold at least one (n, c) pair")
     max_k = min(n for n, _ in counts)
     return {k: mean_over_tasks(counts, k, all_k=all_k) for k in range(1, max_k + 1)}
+
+
+def wilson_interval(n: int, c: int, z: float = WILSON_Z95) -> tuple[float, float]:
+    """The Wilson score interval for the per-attempt success probability (95% by default); (0, 1) when n = 0.
+
+    Unlike c/n ± z·se it stays inside [0, 1] and is not empty at c = 0: 0/64 gives (0, 0.057).
+    """
+    if not 0 <= c <= n:
+        raise ValueError(f"need 0 <= c <= n, got n={n}, c={c}")
+    if n == 0:
+        return 0.0, 1.0
+    p = c / n
+    denominator = 1.0 + z * z / n
+    centre = (p + z * z / (2 * n)) / denominator
+    half = z * math.sqrt(p * (1.0 - p) / n + z * z / (4 * n * n)) / denominator
+    return max(0.0, centre - half), min(1.0, centre + half)
