@@ -24,6 +24,8 @@ envs_app = typer.Typer(help="List and check registered environments.", no_args_i
 tasks_app = typer.Typer(help="Create and inspect task files.", no_args_is_help=True)
 app.add_typer(envs_app, name="envs")
 app.add_typer(tasks_app, name="tasks")
+synth_app = typer.Typer(help="Synthesize verifiable tasks (general agent, search QA).", no_args_is_help=True)
+app.add_typer(synth_app, name="synth")
 search_app = typer.Typer(help="Build and inspect offline search indexes.", no_args_is_help=True)
 app.add_typer(search_app, name="search")
 console = Console()
@@ -230,6 +232,79 @@ def search_build_index(
 
     build_index_command(source, out, overwrite=overwrite, stemmer="english" if stem else None,
                         progress=sys.stderr.isatty())
+
+
+@app.command("filter")
+@friendly
+def filter_(
+    tasks: Path = typer.Option(..., help="JSONL task file"),
+    policy: str = typer.Option(..., help="'openai:MODEL@URL' or 'scripted:FILE'"),
+    k: int = typer.Option(100, min=1, help="keep a task iff it is solved at least once in k attempts"),
+    out: Optional[Path] = typer.Option(None, help="kept tasks (default: TASKS.passk.jsonl); rerunning resumes"),
+    first_round_size: int = typer.Option(8, min=1, help="attempts per live task in the first round"),
+    p0: float = typer.Option(0.005, help="SPRT H0: success rate <= p0 (drop)"),
+    p1: float = typer.Option(0.05, help="SPRT H1: success rate >= p1 (keep going)"),
+    alpha: float = typer.Option(0.05, help="SPRT type-I error"),
+    beta: float = typer.Option(0.05, help="SPRT type-II error"),
+    early_drop: bool = typer.Option(True, help="drop a task early when the SPRT says failure is all but certain"),
+    drop_too_easy: bool = typer.Option(False, help="also drop tasks that are (almost) always solved"),
+    naive: bool = typer.Option(False, help="run exactly k attempts per task (no early stopping)"),
+    concurrency: int = typer.Option(16, min=1, help="episodes in flight"),
+    max_turns: int = typer.Option(32, min=1, help="assistant turns per episode"),
+    seed: int = typer.Option(0, help="base seed"),
+) -> None:
+    """Keep the tasks a policy solves at least once in k attempts (first-success stop, SPRT early drop)."""
+    from agentgym.synth.filter import filter_command
+
+    filter_command(tasks, policy, k, out, first_round_size=first_round_size, p0=p0, p1=p1, alpha=alpha, beta=beta,
+                   early_drop=early_drop, drop_too_easy=drop_too_easy, naive=naive, concurrency=concurrency,
+                   max_turns=max_turns, seed=seed, progress=sys.stderr.isatty())
+
+
+@synth_app.command("code")
+@friendly
+def synth_code(
+    project: Optional[str] = typer.Option(None, help="NAME, NAME==VERSION (a PyPI sdist with its tests) or a local "
+                                                      "project PATH"),
+    n: int = typer.Option(50, "--n", min=1, help="tasks to keep"),
+    out: Path = typer.Option(Path("tasks/code.jsonl"), help="output JSONL (appended; rerunning resumes)"),
+    seed: int = typer.Option(0, help="mutation seed"),
+    test_dep: list[str] = typer.Option([], help="extra test dependency to install into the prepared venv"),
+    list_projects: bool = typer.Option(False, "--list", help="print the default projects and exit"),
+) -> None:
+    """Code-repair tasks from a real project: inject bugs (AST mutations), keep those its test suite catches."""
+    from agentgym.synth.code.commands import list_default_projects, synth_code as run_synth_code
+
+    if list_projects:
+        console.print("\n".join(list_default_projects()))
+        return
+    if project is None:
+        from agentgym.errors import AgentGymError
+
+        raise AgentGymError("--project is required (or --list to see the default projects)")
+    run_synth_code(project, n=n, out=out, seed=seed, test_deps=tuple(test_dep))
+
+
+@synth_app.command("search")
+@friendly
+def synth_search(
+    out: Path = typer.Option(..., help="output folder (tasks.jsonl, units.store.jsonl); rerunning resumes"),
+    n: int = typer.Option(20, "--n", min=1, help="tasks to keep"),
+    min_hops: int = typer.Option(2, min=1, help="shortest question chain"),
+    max_hops: int = typer.Option(3, min=1, help="longest question chain"),
+    breadth: int = typer.Option(1, min=1, help="entities named per question"),
+    seed: int = typer.Option(0, help="seed"),
+    index_dir: Optional[str] = typer.Option(None, help="search index folder (default: the python-docs index)"),
+    question_policy: Optional[str] = typer.Option(None, help="LLM question agent ('openai:MODEL@URL'); default: "
+                                                                  "the procedural builder"),
+    answer_policy: list[str] = typer.Option([], help="LLM answer agent(s); default: procedural baselines"),
+) -> None:
+    """Search-QA synthesis: multi-hop questions every answer agent gets wrong, verified against the corpus."""
+    from agentgym.synth.search.commands import synth_search_command
+
+    synth_search_command(out, n, min_hops=min_hops, max_hops=max_hops, breadth=breadth, seed=seed,
+                         index_dir=index_dir, question_policy=question_policy, answer_policies=answer_policy,
+                         progress=sys.stderr.isatty())
 
 
 def main() -> None:

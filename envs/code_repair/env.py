@@ -1,0 +1,326 @@
+"""`code_repair`: fix a bug in a real Python repository with shell and file tools; graded by its own test suite.
+
+Each episode gets a fresh sandbox holding a copy of the task's repository snapshot with the bug applied. A prepared
+virtualenv (pytest + test dependencies) is bind-mounted read-only and shared between episodes of the same repository.
+Reward 1 iff every FAIL_TO_PASS test passes and every PASS_TO_PASS test still passes, read from pytest's JUnit XML.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+from agentgym.api import Action, StepResult, Task, ToolCall, Verdict
+from agentgym.envs.code_repair.edits import Edit, edits_between, replace_exact
+from agentgym.envs.code_repair.patch import PatchError, apply_patch, patched_paths
+from agentgym.envs.code_repair.snapshot import materialize, read_text, tree_sha256
+from agentgym.envs.code_repair.taskdata import RepoTaskData, expand_path, files_of_tests, parse_task_data
+from agentgym.envs.code_repair.testrun import TestRun, run_tests
+from agentgym.envs.code_repair.workspace import (
+    apply_patch_in_box,
+    populate,
+    read_box_text,
+    restore_protected,
+    starting_files,
+    write_files,
+)
+from agentgym.sandbox import SandboxConfig, SandboxLimits, SandboxPathError, make_sandbox
+from agentgym.toolenv import ToolEnv, ToolError, tool
+
+BACKENDS = ("local", "docker")
+MAX_READ_LINES = 400
+MAX_LISTED_ENTRIES = 300
+
+
+class CodeRepairEnv(ToolEnv):
+    """Repair a repository so that its failing tests pass without breaking the others.
+
+    Args:
+        max_turns: steps before truncation.
+        backend: "local" (`LocalSandbox`) or "docker" (`DockerSandbox`, image from the task's `image` field).
+        bash_timeout_s: wall-clock limit of one `bash` call.
+        max_output_chars: longest tool output shown to the agent (head and tail kept).
+        verify_hash: check each snapshot against the task's `repo_sha256` at reset.
+        python_executable: interpreter for tasks without a prepared venv (needs pytest importable).
+        docker_client: a docker SDK client for the docker backend (tests pass a fake one).
+    """
+
+    name = "code_repair"
+    system_prompt = (
+        "You are a software engineer fixing an issue in a Python repository. The repository is your working "
+        "directory. Use `list_dir`, `read_file` and `bash` to explore, `edit_file` to change source files, and "
+        "`run_tests` to run pytest (node ids like tests/test_x.py::test_y, or nothing for the whole suite). "
+        "Fix the source code, not the tests. Call `submit` when the issue is fixed; the hidden grading tests then run."
+    )
+
+    def __init__(self, *, max_turns: int = 50, backend: str = "local", bash_timeout_s: float = 60.0,
+                 max_output_chars: int = 8000, verify_hash: bool = False, python_executable: str | None = None,
+                 docker_client: Any = None, tool_format: str = "auto") -> None:  # fmt: skip
+        super().__init__(max_turns=max_turns, tool_format=tool_format)
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        if not isinstance(bash_timeout_s, (int, float)) or bash_timeout_s <= 0:
+            raise ValueError(f"bash_timeout_s must be a positive number, got {bash_timeout_s!r}")
+        if not isinstance(max_output_chars, int) or max_output_chars < 200:
+            raise ValueError(f"max_output_chars must be an int >= 200, got {max_output_chars!r}")
+        self.backend = backend
+        self.bash_timeout_s = float(bash_timeout_s)
+        self.max_output_chars = max_output_chars
+        self.verify_hash = verify_hash
+        self.python_executable = python_executable or sys.executable
+        self.docker_client = docker_client
+        self.box: Any = None
+        self.data: RepoTaskData | None = None
+        self.snapshot: Path | None = None
+        self.start_files: dict[str, str | None] = {}
+        self.last_grade: dict[str, Any] = {}
+        self._hashes: dict[tuple[str, float], str] = {}
+
+    # --- episode set-up -----------------------------------------------------------------------------------------
+    async def on_reset(self, task: Task, seed: int | None) -> None:
+        await self._drop_box()
+        data = parse_task_data(task.data)
+        snapshot = await asyncio.to_thread(materialize, expand_path(data.repo))
+        if self.verify_hash and data.repo_sha256:
+            actual = await asyncio.to_thread(self._hash, snapshot)
+            if actual != data.repo_sha256:
+                raise ValueError(f"task {task.id!r}: snapshot {snapshot} has hash {actual}, expected {data.repo_sha256}")
+        self.data, self.snapshot, self.last_grade = data, snapshot, {}
+        self.start_files = await asyncio.to_thread(starting_files, snapshot, data)
+        self.box = await asyncio.to_thread(self._make_box, data)
+        await asyncio.to_thread(populate, self.box, snapshot)
+        await write_files(self.box, self.start_files)
+
+    def _hash(self, snapshot: Path) -> str:
+        key = (str(snapshot), snapshot.stat().st_mtime)
+        if key not in self._hashes:
+            self._hashes[key] = tree_sha256(snapshot)
+        return self._hashes[key]
+
+    def _make_box(self, data: RepoTaskData) -> Any:
+        venv = expand_path(data.venv) if data.venv else None
+        python = f"{venv}/bin/python" if venv else self.python_executable
+        limits = SandboxLimits(timeout_s=max(self.bash_timeout_s, data.test_timeout_s), max_processes=128)
+        config = SandboxConfig(limits=limits, python_executable=python, ro_binds=(venv,) if venv else ())
+        if self.backend == "docker":
+            return make_sandbox("docker", config, image=data.image or "python:3.11-slim", client=self.docker_client)
+        return make_sandbox("local", config)
+
+    def _python(self) -> str:
+        assert self.data is not None
+        return f"{expand_path(self.data.venv)}/bin/python" if self.data.venv else self.python_executable
+
+    def _run_data(self) -> RepoTaskData:
+        assert self.data is not None
+        if self.data.venv:  # the venv path the sandbox sees is the expanded one
+            return self.data.model_copy(update={"venv": expand_path(self.data.venv)})
+        return self.data
+
+    # --- tools --------------------------------------------------------------------------------------------------
+    @tool("Run a shell command in the repository (no network). Output is truncated to its head and tail.",
+          cmd={"type": "string", "description": "e.g. grep -rn 'def parse' src/"})
+    async def bash(self, cmd: str) -> str:
+        data = self._run_data()
+        env = {"PATH": f"{data.venv}/bin:/usr/local/bin:/usr/bin:/bin"} if data.venv else {}
+        if data.pythonpath:
+            env["PYTHONPATH"] = ":".join(f"{self.box.workdir}/{p}" for p in data.pythonpath)
+        result = await self.box.arun(cmd, timeout_s=self.bash_timeout_s, env=env)
+        parts = [result.summary()]
+        if result.stdout:
+            parts.append(result.stdout)
+        if result.stderr:
+            parts.append("[stderr]\n" + result.stderr)
+        return self._clip("\n".join(parts))
+
+    @tool("Show lines start..end (1-based, inclusive) of a file, numbered.",
+          path={"type": "string"}, start={"type": "integer", "minimum": 1}, end={"type": "integer", "minimum": 1})
+    async def read_file(self, path: str, start: int = 1, end: int | None = None) -> str:
+        text = self._read(path)
+        lines = text.splitlines()
+        if start > max(len(lines), 1):
+            raise ToolError(f"{path} has {len(lines)} lines; start={start} is past the end")
+        last = min(len(lines), end if end is not None else start + MAX_READ_LINES - 1, start + MAX_READ_LINES - 1)
+        if end is not None and end < start:
+            raise ToolError(f"end ({end}) is before start ({start})")
+        width = len(str(last))
+        body = "\n".join(f"{i:>{width}} | {lines[i - 1]}" for i in range(start, last + 1))
+        more = f"\n[lines {last + 1}-{len(lines)} not shown; call read_file with start={last + 1}]" if last < len(lines) else ""
+        return self._clip(f"{path} (lines {start}-{last} of {len(lines)})\n{body}{more}")
+
+    @tool("Replace the exact text `old` (which must occur exactly once) with `new` in a file. "
+          "With an empty `old` and a file that does not exist yet, creates the file with `new`.",
+          path={"type": "string"}, old={"type": "string"}, new={"type": "string"})
+    async def edit_file(self, path: str, old: str, new: str) -> str:
+        current = self._read(path, missing_ok=old == "")
+        if current is None:
+            self._write(path, new)
+            return f"created {path} ({new.count(chr(10)) + (0 if new.endswith(chr(10)) else 1)} lines)"
+        updated, line = replace_exact(current, path, old, new)
+        self._write(path, updated)
+        return f"edited {path} at line {line} (-{old.count(chr(10)) + 1} +{new.count(chr(10)) + 1} lines)"
+
+    @tool("List a directory of the repository (folders end with '/').", path={"type": "string"})
+    async def list_dir(self, path: str = ".") -> str:
+        result = await self.box.arun(["ls", "-1Ap", "--", path], timeout_s=30)
+        if not result.ok:
+            raise ToolError(f"cannot list {path!r}: {result.stderr.strip() or result.summary()}")
+        entries = [e for e in result.stdout.splitlines() if e and not e.startswith(".agentgym-")]
+        shown = entries[:MAX_LISTED_ENTRIES]
+        extra = f"\n... and {len(entries) - len(shown)} more" if len(entries) > len(shown) else ""
+        return f"{path}: {len(entries)} entries\n" + "\n".join(shown) + extra
+
+    @tool("Run tests with pytest and report pass/fail counts and failure messages.",
+          ids={"type": "array", "items": {"type": "string"}, "description": "node ids or paths; empty: whole suite"})
+    async def run_tests(self, ids: list[str] | None = None) -> str:
+        if ids is not None and not all(isinstance(i, str) and i.strip() for i in ids):
+            raise ToolError("ids must be a list of non-empty strings (pytest node ids or paths)")
+        run = await run_tests(self.box, self._run_data(), [i.strip() for i in ids or []], python=self._python(),
+                              is_file=self._is_snapshot_file)  # fmt: skip
+        return self._clip(run.summary())
+
+    @tool("Submit your fix; this ends the episode and runs the grading tests.")
+    async def submit(self) -> Verdict:
+        assert self.data is not None and self.snapshot is not None
+        grading = files_of_tests(self.data)
+        restored = await restore_protected(self.box, self.snapshot, self.data, self.start_files, grading)
+        try:
+            await apply_patch_in_box(self.box, self.data.eval_patch)
+        except PatchError as e:
+            self.last_grade = {"restored": restored, "error": f"evaluation patch did not apply: {e}"}
+            return Verdict(reward=0.0, passed=False, reasons=[self.last_grade["error"]])
+        run = await run_tests(self.box, self._run_data(), grading, python=self._python(),
+                              is_file=self._is_snapshot_file)  # fmt: skip
+        return self._grade(run, restored)
+
+    # --- grading ------------------------------------------------------------------------------------------------
+    def _grade(self, run: TestRun, restored: list[str]) -> Verdict:
+        assert self.data is not None
+        f2p_failed = [t for t in self.data.fail_to_pass if not run.passed(t)]
+        # A PASS_TO_PASS id that is merely absent counts only when collection broke or the run did not finish:
+        # some suites build parametrize ids from set order, so an id can drift between otherwise identical runs.
+        broken = run.problem is not None or any("::" not in o.node_id for o in run.outcomes.values())
+        p2p_failed = [t for t in self.data.pass_to_pass
+                      if (t in run.outcomes or broken) and not run.passed(t)]  # fmt: skip
+        num_missing = sum(1 for t in self.data.pass_to_pass if t not in run.outcomes)
+        num_f2p, num_p2p = len(self.data.fail_to_pass), len(self.data.pass_to_pass)
+        passed = not f2p_failed and not p2p_failed
+        reasons = [
+            f"FAIL_TO_PASS: {num_f2p - len(f2p_failed)}/{num_f2p} pass",
+            f"PASS_TO_PASS: {num_p2p - len(p2p_failed)}/{num_p2p} pass",
+        ]
+        for label, failed in (("FAIL_TO_PASS", f2p_failed), ("PASS_TO_PASS", p2p_failed)):
+            for t in failed[:5]:
+                outcome = run.outcomes.get(t)
+                reasons.append(f"{label} {t}: {outcome.outcome if outcome else 'not run'}")
+        if run.problem:
+            reasons.append(f"test run: {run.problem}")
+        if restored:
+            reasons.append(f"reset before grading: {', '.join(restored[:10])}")
+        self.last_grade = {
+            "fail_to_pass": {t: ("passed" if run.passed(t) else "failed") for t in self.data.fail_to_pass},
+            "pass_to_pass": {t: ("passed" if run.passed(t) else "failed") for t in self.data.pass_to_pass},
+            "fail_to_pass_failed": f2p_failed,
+            "pass_to_pass_failed": p2p_failed,
+            "restored": restored,
+            "problem": run.problem,
+            "num_pass_to_pass_missing": num_missing,
+        }
+        components = {
+            "fail_to_pass": (num_f2p - len(f2p_failed)) / num_f2p,
+            "pass_to_pass": (num_p2p - len(p2p_failed)) / num_p2p if num_p2p else 1.0,
+        }
+        return Verdict(reward=1.0 if passed else 0.0, passed=passed, reasons=reasons, components=components)
+
+    async def step(self, action: Action) -> StepResult:
+        result = await super().step(action)
+        if result.verdict is not None and self.last_grade:
+            result.info["grading"] = self.last_grade
+        return result
+
+    # --- helpers ------------------------------------------------------------------------------------------------
+    def _is_snapshot_file(self, rel: str) -> bool:
+        return self.snapshot is not None and (self.snapshot / rel).is_file()
+
+    def _read(self, path: str, *, missing_ok: bool = False) -> Any:
+        try:
+            raw = self.box.read_file(path)
+        except SandboxPathError as e:
+            raise ToolError(str(e)) from None
+        except FileNotFoundError:
+            if missing_ok:
+                return None
+            raise ToolError(f"no such file: {path!r} (paths are relative to the repository root)") from None
+        except IsADirectoryError:
+            raise ToolError(f"{path!r} is a directory; use list_dir") from None
+        except OSError as e:
+            raise ToolError(f"cannot read {path!r}: {e.strerror or e}") from None
+        return raw.decode("utf-8", errors="replace")
+
+    def _write(self, path: str, text: str) -> None:
+        try:
+            self.box.write_file(path, text)
+        except SandboxPathError as e:
+            raise ToolError(str(e)) from None
+        except OSError as e:
+            raise ToolError(f"cannot write {path!r}: {e.strerror or e}") from None
+
+    def _clip(self, text: str) -> str:
+        limit = self.max_output_chars
+        if len(text) <= limit:
+            return text
+        half = limit // 2
+        return f"{text[:half]}\n[... {len(text) - 2 * half} characters cut ...]\n{text[-half:]}"
+
+    async def _drop_box(self) -> None:
+        if self.box is not None:
+            box, self.box = self.box, None
+            await asyncio.to_thread(box.close)
+
+    async def aclose(self) -> None:
+        await self._drop_box()
+
+    # --- optional hooks -----------------------------------------------------------------------------------------
+    def reference_action(self, task: Task) -> Action:
+        """Apply the gold patch through `edit_file` calls (plus `bash rm` for deleted files), then submit."""
+        calls = [ToolCall(id=f"ref-{i}", name=name, arguments=args)
+                 for i, (name, args) in enumerate(gold_calls(task))]  # fmt: skip
+        calls.append(ToolCall(id="ref-submit", name="submit", arguments={}))
+        return Action(tool_calls=calls)
+
+    def sample_tasks(self, n: int, *, seed: int = 0) -> list[Task]:
+        """Tasks over the small repository bundled with agentgym (offline, no venv needed beyond pytest)."""
+        from agentgym.envs.code_repair.fixture import fixture_tasks
+
+        return fixture_tasks(n, seed=seed)
+
+
+def gold_edits(task: Task) -> list[Edit]:
+    """The gold patch as exact-match edits on the episode's starting files (snapshot + bug patch)."""
+    data = parse_task_data(task.data)
+    snapshot = materialize(expand_path(data.repo))
+    start = starting_files(snapshot, data)
+    base = {p: (start[p] if p in start else read_text(snapshot, p)) for p in patched_paths(data.gold_patch)}
+    fixed = apply_patch(base, data.gold_patch)
+    edits: list[Edit] = []
+    for path, after in fixed.items():
+        before = base.get(path)
+        if after is None:
+            edits.append(Edit(path, "", ""))  # a deletion, turned into `bash rm` by gold_calls
+        elif before is None:
+            edits.append(Edit(path, "", after))
+        else:
+            edits.extend(edits_between(path, before, after))
+    return edits
+
+
+def gold_calls(task: Task) -> list[tuple[str, dict[str, Any]]]:
+    out: list[tuple[str, dict[str, Any]]] = []
+    for e in gold_edits(task):
+        if e.old == "" and e.new == "":
+            out.append(("bash", {"cmd": f"rm -f -- {shlex.quote(e.path)}"}))
+        else:
+            out.append(("edit_file", {"path": e.path, "old": e.old, "new": e.new}))
+    return out

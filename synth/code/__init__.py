@@ -1,0 +1,11 @@
+"""Code-task synthesis: inject AST bugs into real Python projects, keep those their own tests catch (SWE-smith style).
+
+Entry points: `synthesize(SynthConfig(...))` runs the pipeline; `commands.synth_code` is what the CLI calls.
+"""
+
+from agentgym.synth.code.mutations import OPERATORS, Mutation, find_mutations
+from agentgym.synth.code.pipeline import Funnel, SynthConfig, SynthError, synthesize
+from agentgym.synth.code.projects import DEFAULT_PROJECTS, ProjectSpec, resolve_project
+
+__all__ = ["DEFAULT_PROJECTS", "OPERATORS", "Funnel", "Mutation", "ProjectSpec", "SynthConfig", "SynthError",
+           "find_mutations", "resolve_project", "synthesize"]

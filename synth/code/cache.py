@@ -1,0 +1,45 @@
+"""The user cache (``$AGENTGYM_CACHE``, default ``~/.cache/agentgym``) and paths stored relative to it."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+CACHE_ENV = "AGENTGYM_CACHE"
+
+
+def cache_root() -> Path:
+    """``$AGENTGYM_CACHE`` when set, else ``$XDG_CACHE_HOME/agentgym`` or ``~/.cache/agentgym``."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV]).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "agentgym"
+
+
+def code_cache() -> Path:
+    """Where this pipeline keeps sdists, unpacked projects and prepared virtualenvs."""
+    return cache_root() / "code"
+
+
+def portable(path: Path) -> str:
+    """`path` written as ``$AGENTGYM_CACHE/...`` when it lies in the cache, so task files move between machines."""
+    root = cache_root().resolve()
+    resolved = Path(path).resolve()
+    if resolved.is_relative_to(root):
+        return "$" + CACHE_ENV + "/" + resolved.relative_to(root).as_posix()
+    return str(resolved)
+
+
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """An exclusive lock on `path`.lock, so that concurrent runs build each cache entry once."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)

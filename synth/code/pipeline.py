@@ -1,0 +1,315 @@
+"""The code-task pipeline: project → validated test env → AST bugs → sandboxed test runs → kept tasks (JSONL).
+
+Stages, each counted in the `Funnel`:
+  1. prepare: source tree (sdist or local copy) and a venv with pytest + test deps, both cached;
+  2. validate the environment (SWE-smith): run the suite twice; keep the project iff >= 80 % of its tests pass; tests
+     whose outcome differs between the two runs are flaky and never used;
+  3. candidates: every AST mutation of the project's source files, in a seeded order;
+  4. compiled: the mutated file still compiles;
+  5. failing: the suite, run on the mutant in a fresh sandbox, finishes in time and >= 1 stable passing test fails;
+  6. validated: a second run fails exactly the same tests (not flaky), and the failures are not most of the suite.
+     The gold patch (the revert) restores the baseline, where every FAIL_TO_PASS and PASS_TO_PASS test passed twice;
+  7. kept: not a duplicate of an earlier bug (hash of the patch's changed lines).
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agentgym.api import Task
+from agentgym.errors import AgentGymError
+from agentgym.synth.code.cache import portable
+from agentgym.synth.code.diff import make_diff, patch_sha256
+from agentgym.synth.code.issue import write_issue
+from agentgym.synth.code.mutations import OPERATORS, Mutation, find_mutations
+from agentgym.synth.code.projects import ProjectSpec
+from agentgym.synth.code.source import fetch_project
+from agentgym.synth.code.store import TaskStore
+from agentgym.synth.code.suite import Project, SuiteRun, run_suite
+from agentgym.synth.code.tree import iter_files, tree_sha256
+from agentgym.synth.code.venv import prepare_venv
+
+GENERATOR = "agentgym.synth.code"
+NON_SOURCE_PARTS = frozenset({"tests", "test", "testing", "docs", "doc", "examples", "example", "benchmarks",
+                              "benchmark", "fuzz", "scripts", "tools", "build", "dist"})  # fmt: skip
+
+
+class SynthError(AgentGymError, RuntimeError):
+    """The pipeline cannot work on this project (e.g. too few of its tests pass in the prepared venv)."""
+
+
+@dataclass(kw_only=True, slots=True)
+class SynthConfig:
+    """One pipeline run.
+
+    Attributes:
+        project: the source project.
+        out: the JSONL task file (appended to; a `.state.jsonl` beside it makes the run resumable).
+        n: tasks to keep from this project (counting those already in `out`).
+        seed: orders the candidates.
+        num_workers: candidates tested at once (each in its own sandbox).
+        max_candidates: stop after testing this many candidates (default 20 * n).
+        min_pass_rate: environment validation threshold (fraction of tests passing).
+        max_fail_fraction: drop a bug that fails more than this fraction of the passing tests.
+        timeout_factor: a candidate's run may take this many times the baseline run (at least `min_timeout_s`).
+        operators: the mutation operators to use.
+        show_progress: draw a progress bar on stderr.
+        issue_writer: optional `str -> str` (e.g. an LLM policy) that rewrites the template issue text.
+    """
+
+    project: ProjectSpec
+    out: Path
+    n: int = 50
+    seed: int = 0
+    num_workers: int = field(default_factory=lambda: max(1, min(4, os.cpu_count() or 1)))
+    max_candidates: int | None = None
+    min_pass_rate: float = 0.8
+    max_fail_fraction: float = 0.5
+    timeout_factor: float = 4.0
+    min_timeout_s: float = 30.0
+    operators: tuple[str, ...] = OPERATORS
+    show_progress: bool = False
+    issue_writer: Callable[[str], str] | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.project, ProjectSpec):
+            raise ValueError(f"project must be a ProjectSpec, got {type(self.project).__name__}")
+        self.out = Path(self.out)
+        if not isinstance(self.n, int) or self.n < 1:
+            raise ValueError(f"n must be a positive integer, got {self.n!r}")
+        if not isinstance(self.num_workers, int) or self.num_workers < 1:
+            raise ValueError(f"num_workers must be a positive integer, got {self.num_workers!r}")
+        if self.max_candidates is not None and (not isinstance(self.max_candidates, int) or self.max_candidates < 1):
+            raise ValueError(f"max_candidates must be a positive integer or None, got {self.max_candidates!r}")
+        for name in ("min_pass_rate", "max_fail_fraction"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not 0 < value <= 1:
+                raise ValueError(f"{name} must be in (0, 1], got {value!r}")
+        if not isinstance(self.timeout_factor, (int, float)) or self.timeout_factor < 1:
+            raise ValueError(f"timeout_factor must be >= 1, got {self.timeout_factor!r}")
+        unknown = set(self.operators) - set(OPERATORS)
+        if unknown or not self.operators:
+            raise ValueError(f"operators must be a non-empty subset of {OPERATORS}, got {self.operators!r}")
+
+
+@dataclass(slots=True)
+class Funnel:
+    """How many candidates survived each stage (plus why the others did not)."""
+
+    project: str = ""
+    num_tests: int = 0
+    pass_rate: float = 0.0
+    candidates: int = 0
+    compiled: int = 0
+    failing: int = 0
+    validated: int = 0
+    kept: int = 0
+    resumed: int = 0
+    timeouts: int = 0
+    flaky: int = 0
+    too_broad: int = 0
+    duplicates: int = 0
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        head = f"{self.project}: {self.num_tests} tests, {self.pass_rate:.0%} pass"
+        flow = (f"candidates {self.candidates} → compiled {self.compiled} → failing tests {self.failing} → "
+                f"validated {self.validated} → kept {self.kept}")  # fmt: skip
+        dropped = (f"dropped: {self.timeouts} timeouts, {self.flaky} flaky, {self.too_broad} too broad, "
+                   f"{self.duplicates} duplicates; {self.resumed} skipped as already done; {self.seconds:.1f} s")  # fmt: skip
+        return "\n".join([head, flow, dropped])
+
+
+def is_source_file(rel: str) -> bool:
+    """A project file that bugs may be injected into: Python, not a test, doc, example or build script."""
+    parts = rel.split("/")
+    name = parts[-1]
+    if not name.endswith(".py") or any(p in NON_SOURCE_PARTS for p in parts[:-1]):
+        return False
+    return not (name.startswith("test_") or name.endswith("_test.py") or name in
+                ("conftest.py", "setup.py", "noxfile.py", "_version.py", "tests.py"))  # fmt: skip
+
+
+def prepare_project(spec: ProjectSpec) -> Project:
+    """Fetch the source and build the venv (both cached)."""
+    tree, provenance = fetch_project(spec)
+    venv = prepare_venv(spec.test_deps)
+    pythonpath = spec.pythonpath if spec.pythonpath is not None else (("src",) if (tree / "src").is_dir() else ())
+    return Project(name=spec.name, label=spec.label, tree=tree, venv=venv, pythonpath=tuple(pythonpath),
+                   test_args=tuple(spec.test_args), provenance=provenance)  # fmt: skip
+
+
+def candidate_mutations(project: Project, config: SynthConfig) -> list[Mutation]:
+    """Every mutation of the project's source files, seeded shuffle, capped at `max_candidates`."""
+    found: list[Mutation] = []
+    for rel in iter_files(project.tree):
+        if is_source_file(rel):
+            text = (project.tree / rel).read_text(encoding="utf-8", errors="replace")
+            found.extend(m for m in find_mutations(rel, text) if m.operator in config.operators)
+    random.Random(f"{GENERATOR}-{project.label}-{config.seed}").shuffle(found)
+    limit = config.max_candidates if config.max_candidates is not None else 20 * config.n
+    return found[:limit]
+
+
+def mutation_key(m: Mutation) -> str:
+    return f"{m.path}:{m.start}:{m.end}:{m.operator}:{m.replacement}"
+
+
+class _Run:
+    """The state of one pipeline run over one project."""
+
+    def __init__(self, config: SynthConfig, project: Project, store: TaskStore, funnel: Funnel) -> None:
+        self.config, self.project, self.store, self.funnel = config, project, store, funnel
+        self.stable: set[str] = set()
+        self.timeout_s = config.min_timeout_s
+        self.repo_sha256 = ""
+        self.sources: dict[str, str] = {}
+
+    async def baseline(self) -> None:
+        first = await run_suite(self.project, timeout_s=600)
+        second = await run_suite(self.project, timeout_s=600)
+        if not first.outcomes:
+            raise SynthError(f"{self.project.label}: the test suite did not run: {first.problem}")
+        self.stable = first.passing() & second.passing()
+        counted = [t for t, (o, _) in first.outcomes.items() if o != "skipped"]
+        self.funnel.num_tests = len(counted)
+        self.funnel.pass_rate = len(self.stable) / max(1, len(counted))
+        if self.funnel.pass_rate < self.config.min_pass_rate:
+            raise SynthError(f"{self.project.label}: only {self.funnel.pass_rate:.0%} of {len(counted)} tests pass "
+                             f"(need {self.config.min_pass_rate:.0%}); check its test dependencies")  # fmt: skip
+        self.timeout_s = max(self.config.min_timeout_s, self.config.timeout_factor * max(first.duration_s,
+                                                                                        second.duration_s))  # fmt: skip
+        self.repo_sha256 = tree_sha256(self.project.tree)
+
+    def source(self, rel: str) -> str:
+        if rel not in self.sources:
+            self.sources[rel] = (self.project.tree / rel).read_text(encoding="utf-8", errors="replace")
+        return self.sources[rel]
+
+    async def judge(self, m: Mutation) -> Task | None:
+        """Test one candidate; returns its task when kept. Records the decision in the state file."""
+        key = mutation_key(m)
+        original = self.source(m.path)
+        mutated = m.apply(original)
+        try:
+            compile(mutated, m.path, "exec", flags=ast.PyCF_ONLY_AST)
+        except (SyntaxError, ValueError):
+            self.store.add_state(key, "does_not_compile")
+            return None
+        self.funnel.compiled += 1
+        run = await run_suite(self.project, {m.path: mutated}, timeout_s=self.timeout_s)
+        if run.timed_out:
+            self.funnel.timeouts += 1
+            self.store.add_state(key, "timeout")
+            return None
+        f2p = self._newly_failing(run)
+        if not f2p:
+            self.store.add_state(key, "no_failing_test")
+            return None
+        self.funnel.failing += 1
+        if len(f2p) > self.config.max_fail_fraction * len(self.stable):
+            self.funnel.too_broad += 1
+            self.store.add_state(key, "too_broad", num_failing=len(f2p))
+            return None
+        again = await run_suite(self.project, {m.path: mutated}, timeout_s=self.timeout_s)
+        if again.timed_out or self._newly_failing(again) != f2p:
+            self.funnel.flaky += 1
+            self.store.add_state(key, "flaky")
+            return None
+        self.funnel.validated += 1
+        bug_patch = make_diff(m.path, original, mutated)
+        digest = patch_sha256(bug_patch)
+        if digest in self.store.patch_hashes:
+            self.funnel.duplicates += 1
+            self.store.add_state(key, "duplicate", patch_sha256=digest)
+            return None
+        if self.store.num_kept(self.project.label) >= self.config.n:
+            return None  # another worker filled the quota; left undecided so that a larger run can use it
+        task = self._task(m, original, mutated, bug_patch, digest, f2p, run)
+        self.store.add_task(task)
+        self.store.add_state(key, "kept", task_id=task.id)
+        self.funnel.kept += 1
+        return task
+
+    def _newly_failing(self, run: SuiteRun) -> list[str]:
+        """Stable tests reported as failed or errored. A stable test that is merely absent is not counted: some
+        suites build parametrize ids from set order (isodate hashes None by address), so ids can drift."""
+        return sorted(t for t in self.stable if run.outcomes.get(t, ("missing", ""))[0] in ("failed", "error"))
+
+    def _task(self, m: Mutation, original: str, mutated: str, bug_patch: str, digest: str, f2p: list[str],
+              run: SuiteRun) -> Task:  # fmt: skip
+        failures = {t: run.outcomes.get(t, ("failed", "the test did not run (collection error)"))[1] for t in f2p}
+        prompt, issue_source = write_issue(self.project.name, failures, bug_patch, self.config.issue_writer)
+        p = self.project
+        return Task(
+            id=f"{p.name}-{digest[:12]}",
+            env="code_repair",
+            prompt=prompt,
+            data={
+                "repo": portable(p.tree), "repo_sha256": self.repo_sha256, "bug_patch": bug_patch,
+                "gold_patch": make_diff(m.path, mutated, original), "fail_to_pass": f2p,
+                "pass_to_pass": sorted(self.stable - set(f2p)), "venv": portable(p.venv),
+                "pythonpath": list(p.pythonpath), "test_args": list(p.test_args), "test_env": dict(p.test_env),
+                "test_timeout_s": round(self.timeout_s, 1),
+            },  # fmt: skip
+            meta={
+                "generator": GENERATOR, "project": p.label, **p.provenance, "operator": m.operator,
+                "file": m.path, "line": m.line, "patch_sha256": digest, "seed": self.config.seed,
+                "issue_source": issue_source, "num_tests": self.funnel.num_tests,
+            },  # fmt: skip
+        )
+
+
+async def synthesize_async(config: SynthConfig, *, progress: Callable[[Funnel], None] | None = None) -> Funnel:
+    """Run the pipeline; see `synthesize`."""
+    started = time.monotonic()
+    funnel = Funnel(project=config.project.label)
+    project = await asyncio.to_thread(prepare_project, config.project)
+    store = TaskStore(config.out)
+    run = _Run(config, project, store, funnel)
+    await run.baseline()
+    pending = []
+    for m in candidate_mutations(project, config):
+        if mutation_key(m) in store.done:
+            funnel.resumed += 1
+        else:
+            pending.append(m)
+    need = config.n - store.num_kept(project.label)
+    queue: asyncio.Queue[Mutation] = asyncio.Queue()
+    for m in pending:
+        queue.put_nowait(m)
+
+    async def worker() -> None:
+        while store.num_kept(project.label) < config.n:
+            try:
+                m = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            funnel.candidates += 1
+            await run.judge(m)
+            if progress is not None:
+                progress(funnel)
+
+    if need > 0:
+        await asyncio.gather(*(worker() for _ in range(config.num_workers)))
+    funnel.seconds = time.monotonic() - started
+    return funnel
+
+
+def synthesize(config: SynthConfig, *, progress: Callable[[Funnel], None] | None = None) -> Funnel:
+    """Keep up to `config.n` validated tasks of `config.project` in `config.out`; returns the funnel.
+
+    Resumable: candidates recorded in the state file are skipped, and tasks already in `out` count toward `n`.
+
+    Raises:
+        SynthError: the project fails environment validation.
+        SourceError: the sdist could not be downloaded or the venv not built.
+    """
+    return asyncio.run(synthesize_async(config, progress=progress))

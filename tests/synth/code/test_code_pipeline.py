@@ -1,0 +1,102 @@
+"""The code-task pipeline end to end: a local fixture project and one real PyPI project, checked through the env."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+
+import pytest
+
+from agentgym.api import Action, ToolCall
+from agentgym.envs.code_repair import CodeRepairEnv
+from agentgym.envs.code_repair.fixture_repo import write_repo
+from agentgym.synth.code.commands import synth_code
+from agentgym.synth.code.issue import reveals_patch, template_issue
+from agentgym.synth.code.pipeline import SynthConfig, synthesize
+from agentgym.synth.code.projects import DEFAULT_PROJECTS, ProjectSpec, resolve_project
+from agentgym.taskio import load_tasks
+
+
+async def oracle_and_noop(tasks) -> list[tuple[float, float]]:
+    env = CodeRepairEnv(verify_hash=True)
+    out = []
+    try:
+        for task in tasks:
+            await env.reset(task, seed=0)
+            good = await env.step(env.reference_action(task))
+            await env.reset(task, seed=0)
+            noop = await env.step(Action(tool_calls=[ToolCall(id="s", name="submit", arguments={})]))
+            out.append((good.reward, noop.reward))
+    finally:
+        await env.close()
+    return out
+
+
+@pytest.mark.slow
+def test_pipeline_on_a_local_project_is_valid_and_resumable(tmp_path):
+    repo = write_repo(tmp_path / "minilib")
+    out = tmp_path / "tasks.jsonl"
+    funnel = synth_code(str(repo), n=4, out=out, seed=1, num_workers=2, show_progress=False)
+    assert funnel.kept == 4 and funnel.num_tests == 36 and funnel.pass_rate == 1.0
+    assert funnel.candidates >= funnel.compiled >= funnel.failing >= funnel.validated >= funnel.kept
+    tasks = load_tasks(out)
+    assert len(tasks) == 4 and len({t.meta["patch_sha256"] for t in tasks}) == 4
+    for t in tasks:
+        assert t.env == "code_repair" and t.data["fail_to_pass"]
+        assert not set(t.data["fail_to_pass"]) & set(t.data["pass_to_pass"])
+        assert not reveals_patch(t.prompt, t.data["bug_patch"])
+        assert t.meta["project"] == "minilib" and t.meta["source"] == "local" and len(t.meta["source_sha256"]) == 64
+        assert t.data["repo"].startswith("$AGENTGYM_CACHE/") or t.data["repo"].startswith("/")
+    assert asyncio.run(oracle_and_noop(tasks)) == [(1.0, 0.0)] * 4
+
+    # Resume: the same request does nothing new; a larger one continues after the recorded candidates.
+    decided = len(out.with_name(out.name + ".state.jsonl").read_text().splitlines())
+    again = synthesize(SynthConfig(project=resolve_project(str(repo)), out=out, n=4, seed=1, num_workers=2))
+    assert again.kept == 0 and again.candidates == 0 and again.resumed == decided
+    with open(out, "a") as f:
+        f.write('{"id": "torn')  # an interrupted write
+    more = synthesize(SynthConfig(project=resolve_project(str(repo)), out=out, n=5, seed=1, num_workers=2))
+    assert more.kept == 1 and more.resumed == decided
+    lines = out.read_text().splitlines()
+    assert len(lines) == 5 and all(json.loads(line)["id"] for line in lines)
+
+
+@pytest.mark.slow
+def test_pipeline_on_a_pypi_sdist_sampled_through_the_env(tmp_path):
+    spec = next(p for p in DEFAULT_PROJECTS if p.name == "isodate")
+    out = tmp_path / "isodate.jsonl"
+    funnel = synthesize(SynthConfig(project=spec, out=out, n=6, seed=0, num_workers=2))
+    assert funnel.kept == 6 and funnel.num_tests >= 250 and funnel.pass_rate >= 0.8
+    tasks = load_tasks(out)
+    assert {t.meta["source"] for t in tasks} == {"pypi-sdist"}
+    assert {t.meta["sdist"] for t in tasks} == {"isodate-0.7.2.tar.gz"}
+    assert all(t.data["venv"].startswith("$AGENTGYM_CACHE/code/venvs/") for t in tasks)
+    sample = random.Random(0).sample(tasks, 4)
+    assert asyncio.run(oracle_and_noop(sample)) == [(1.0, 0.0)] * 4
+
+
+def test_issue_text_lists_failures_and_never_quotes_the_patch():
+    patch = "--- a/m.py\n+++ b/m.py\n@@ -1 +1 @@\n-    return a + b\n+    return a - b\n"
+    text = template_issue("calc", {"tests/t.py::test_add": "assert -1 == 3", "tests/t.py::test_x": "return a - b"},
+                          patch)  # fmt: skip
+    assert text.startswith("calc: 2 tests started failing (`test_add`, `test_x`)")
+    assert "- `tests/t.py::test_add`: assert -1 == 3" in text
+    assert "- `tests/t.py::test_x`\n" in text and not reveals_patch(text, patch)
+
+
+def test_config_and_project_errors_name_the_field():
+    spec = DEFAULT_PROJECTS[0]
+    with pytest.raises(ValueError, match="^n must be a positive integer"):
+        SynthConfig(project=spec, out="x.jsonl", n=0)
+    with pytest.raises(ValueError, match="^min_pass_rate must be in"):
+        SynthConfig(project=spec, out="x.jsonl", min_pass_rate=1.5)
+    with pytest.raises(ValueError, match="^operators must be a non-empty subset"):
+        SynthConfig(project=spec, out="x.jsonl", operators=("nope",))
+    with pytest.raises(ValueError, match="^version must be pinned"):
+        ProjectSpec(name="requests")
+    with pytest.raises(ValueError, match=r"not in the default list .*pin a version: requests==X.Y"):
+        resolve_project("requests")
+    assert resolve_project("toolz").label == "toolz==1.2.0"
+    assert resolve_project("attrs==26.1.0").version == "26.1.0"
+    assert len(DEFAULT_PROJECTS) >= 5 and all(p.version for p in DEFAULT_PROJECTS)
