@@ -6,6 +6,7 @@ import difflib
 import importlib
 import importlib.util
 import os
+import sys
 from types import ModuleType
 
 import torch
@@ -31,9 +32,33 @@ def is_triton_installed() -> bool:
     return importlib.util.find_spec("triton") is not None
 
 
-def is_interpreter_enabled() -> bool:
-    """Whether Triton kernels run in the CPU interpreter (``TRITON_INTERPRET=1`` when the kernels were imported)."""
-    return os.environ.get("TRITON_INTERPRET", "0") == "1"
+TRITON_MODULES = {"linear_logprob": "logprob", "grpo_loss": "grpo", "mla_decode": "mla"}
+"""The module under ``kernels/triton/`` that holds each kernel's Triton path."""
+TRUE_ENV_VALUES = ("1", "true", "on", "yes", "y")
+"""The values Triton itself reads as true in ``TRITON_INTERPRET`` (case-insensitive)."""
+
+
+def _decorated_for_interpreter(module_name: str, attribute_suffix: str) -> bool:
+    """False iff ``module_name`` is imported and its ``@triton.jit`` functions were decorated for the compiler."""
+    module = sys.modules.get(module_name)
+    members = vars(module).items() if module is not None else ()
+    kinds = {type(obj).__name__ for name, obj in members if name.endswith(attribute_suffix) and hasattr(obj, "fn")}
+    return not kinds or "InterpretedFunction" in kinds
+
+
+def is_interpreter_enabled(kernel: str) -> bool:
+    """Whether ``kernel``'s Triton path can run in the CPU interpreter in this process.
+
+    Triton reads ``TRITON_INTERPRET`` at several moments: when triton is imported (its ``tl`` helpers are decorated
+    then), when our kernel module is imported (our kernels), and again at launch. So the variable must be on now
+    (read as triton reads it), and whatever was already decorated must have been decorated for the interpreter;
+    otherwise the launch would fail deep inside triton instead of with the dispatcher's message.
+    """
+    if os.environ.get("TRITON_INTERPRET", "").lower() not in TRUE_ENV_VALUES:
+        return False
+    return _decorated_for_interpreter("triton.language.standard", "") and _decorated_for_interpreter(
+        f"{__package__}.triton.{TRITON_MODULES[kernel]}", "_kernel"
+    )
 
 
 def resolve_path(kernel: str, path: str | None, device: torch.device) -> str:
@@ -43,7 +68,7 @@ def resolve_path(kernel: str, path: str | None, device: torch.device) -> str:
 
     Raises:
         KernelPathError: ``path`` is unknown (with the closest names), the kernel has no such path, or the Triton
-            path was asked for CPU tensors without the interpreter.
+            path was asked for non-CUDA tensors while this process cannot interpret it (``is_interpreter_enabled``).
         TritonNotInstalled: the Triton path was asked for and triton is missing (the message gives the pip command).
     """
     available = KERNEL_PATHS[kernel]
@@ -58,10 +83,10 @@ def resolve_path(kernel: str, path: str | None, device: torch.device) -> str:
     if path == "triton":
         if not is_triton_installed():
             raise TritonNotInstalled()
-        if device.type != "cuda" and not is_interpreter_enabled():
+        if device.type != "cuda" and not is_interpreter_enabled(kernel):
             raise KernelPathError(
                 f"the triton path of {kernel} needs CUDA tensors, got {device.type} tensors; for the CPU interpreter "
-                "set TRITON_INTERPRET=1 before the kernels are first imported"
+                "set TRITON_INTERPRET=1 before triton and the kernels are first imported"
             )
     return path
 
@@ -252,7 +277,10 @@ def mla_decode(
     topk_indices: torch.Tensor | None = None,
     path: str | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Absorbed MLA decode attention (one query per row) → (out (B, H, C), lse (B, H)); see ``ref.mla_decode_ref``."""
+    """Absorbed MLA decode attention (one query per row) → (out (B, H, C), lse (B, H)); see ``ref.mla_decode_ref``.
+
+    Every path is differentiable in q_latent, q_pe, kv_cache and pe_cache (the Triton one through a torch backward).
+    """
     num_rows, _, latent_dim = q_latent.shape
     if kv_cache.dim() != 3 or kv_cache.shape[0] != num_rows or kv_cache.shape[2] != latent_dim:
         raise ValueError(f"kv_cache must be (B, T, C) = ({num_rows}, T, {latent_dim}), got {tuple(kv_cache.shape)}")

@@ -6,15 +6,17 @@ import torch
 import triton
 import triton.language as tl
 
-from .common import int64_rows
+from .common import accumulation_dtype, int64_rows, scalar_args
 
 
 @triton.jit
 def grpo_token_loss_kernel(
-    lr_ptr, lp_ptr, old_ptr, ref_ptr, adv_ptr, keep_ptr, beta_ptr, w_ptr, loss_ptr, dlr_ptr, dlp_ptr,
-    num_tokens, seq_len, clip_low, clip_high, HAS_REF: tl.constexpr, BLOCK: tl.constexpr,
+    lr_ptr, lp_ptr, old_ptr, ref_ptr, adv_ptr, keep_ptr, beta_ptr, w_ptr, loss_ptr, dlr_ptr, dlp_ptr, bounds_ptr,
+    num_tokens, seq_len, HAS_REF: tl.constexpr, BLOCK: tl.constexpr,
 ):
-    """Per token: loss = w·(-min(rA, clip(r)A)·keep + β·(π_θ/π_old)(π_ref/π_θ - log(π_ref/π_θ) - 1)).
+    """Per token: loss = w·(-min(rA, clip(r, lo, hi)A)·keep + β·(π_θ/π_old)(π_ref/π_θ - log(π_ref/π_θ) - 1)).
+
+    ``bounds_ptr`` holds (lo, hi) = (1 - clip_low, 1 + clip_high) in the loss dtype.
 
     d loss/d log r = -w·A·r·keep where the unclipped branch is the minimum, else 0;
     d KL/d logπ_θ = (π_θ/π_old)(logπ_θ - logπ_ref).
@@ -26,9 +28,11 @@ def grpo_token_loss_kernel(
     weight = tl.load(w_ptr + offs, mask=ok, other=0.0)
     adv = tl.load(adv_ptr + seq, mask=ok, other=0.0)
     keep = tl.load(keep_ptr + seq, mask=ok, other=0.0)
+    lower = tl.load(bounds_ptr)
+    upper = tl.load(bounds_ptr + 1)
     ratio = tl.exp(log_ratio)
     unclipped = ratio * adv
-    clipped = tl.minimum(tl.maximum(ratio, 1.0 - clip_low), 1.0 + clip_high) * adv
+    clipped = tl.minimum(tl.maximum(ratio, lower), upper) * adv
     loss = -tl.minimum(unclipped, clipped) * keep
     tl.store(dlr_ptr + offs, tl.where(unclipped <= clipped, -adv * ratio, 0.0) * keep * weight, mask=ok)
     if HAS_REF:
@@ -50,15 +54,16 @@ class TritonTokenLoss(torch.autograd.Function):
     def forward(ctx, log_ratio, logprobs, old_logprobs, ref_logprobs, advantages, keep, betas, weights, clip_low,
                 clip_high):
         num_seqs, seq_len = logprobs.shape
-        dtype = torch.float32 if logprobs.dtype != torch.float64 else torch.float64
+        dtype, _ = accumulation_dtype(logprobs.dtype)
         inputs = [t.detach().to(dtype).contiguous() for t in (log_ratio, logprobs, old_logprobs)]
         ref = ref_logprobs.to(dtype).contiguous() if ref_logprobs is not None else inputs[2]
         per_seq = [t.to(dtype).contiguous() for t in (advantages, keep, betas)]
         loss, d_lr, d_lp = (torch.zeros(num_seqs, seq_len, dtype=dtype, device=logprobs.device) for _ in range(3))
+        bounds = scalar_args(1.0 - clip_low, 1.0 + clip_high, dtype=dtype, device=logprobs.device)
         block = 256
         grpo_token_loss_kernel[(triton.cdiv(loss.numel(), block),)](
-            *inputs, ref, *per_seq, weights.to(dtype).contiguous(), loss, d_lr, d_lp, loss.numel(), seq_len,
-            float(clip_low), float(clip_high), HAS_REF=ref_logprobs is not None, BLOCK=block,
+            *inputs, ref, *per_seq, weights.to(dtype).contiguous(), loss, d_lr, d_lp, bounds, loss.numel(), seq_len,
+            HAS_REF=ref_logprobs is not None, BLOCK=block,
         )
         ctx.save_for_backward(d_lr, d_lp)
         return loss.to(logprobs.dtype)

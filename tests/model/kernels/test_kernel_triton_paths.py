@@ -1,4 +1,4 @@
-"""The Triton kernels, run by the CPU interpreter on tiny fp32 shapes, against their references."""
+"""The Triton kernels, run by the CPU interpreter on tiny fp32 shapes, against their references (fwd and bwd)."""
 
 from __future__ import annotations
 
@@ -86,11 +86,26 @@ def test_mla_decode_matches_reference(use_topk):
         topk = torch.stack([torch.randperm(max_len, generator=gen)[:18] for _ in range(batch)])
         topk[0, -3:] = -1
         topk[1] = torch.where(topk[1] < 9, 30, topk[1])  # row 1: no valid key -> zeros and -inf
-    q_latent, q_pe, kv, pe, seq_lens = (t.to(DEVICE) for t in (q_latent, q_pe, kv, pe, seq_lens))
+    leaves = tuple(t.to(DEVICE).requires_grad_() for t in (q_latent, q_pe, kv, pe))
+    seq_lens = seq_lens.to(DEVICE)
     topk = topk.to(DEVICE) if topk is not None else None
-    out, lse = mla_decode(q_latent, q_pe, kv, pe, seq_lens, scale=0.2, topk_indices=topk, path="triton")
-    out_ref, lse_ref = mla_decode(q_latent, q_pe, kv, pe, seq_lens, scale=0.2, topk_indices=topk, path="ref")
+    out, lse = mla_decode(*leaves, seq_lens, scale=0.2, topk_indices=topk, path="triton")
+    out_ref, lse_ref = mla_decode(*leaves, seq_lens, scale=0.2, topk_indices=topk, path="ref")
     torch.testing.assert_close(out, out_ref, atol=1e-5, rtol=0)
     torch.testing.assert_close(lse, lse_ref, atol=1e-5, rtol=0)
     if use_topk:
         assert torch.all(out[1] == 0) and torch.isneginf(lse[1]).all()
+    # backward: a random probe on out plus per-head weights on the finite lse entries (-inf rows carry no gradient)
+    probe = torch.randn(out.shape, generator=gen).to(DEVICE)
+    lse_weight = torch.randn(lse.shape, generator=gen).to(DEVICE)
+
+    def objective(o, l):
+        return (o * probe).sum() + (torch.where(torch.isinf(l), 0.0, l) * lse_weight).sum()
+
+    grads = torch.autograd.grad(objective(out, lse), leaves)
+    grads_ref = torch.autograd.grad(objective(out_ref, lse_ref), leaves)
+    for got, want in zip(grads, grads_ref):
+        assert torch.isfinite(got).all()
+        torch.testing.assert_close(got, want, atol=1e-5, rtol=0)
+    if use_topk:  # nothing reaches the row without keys, nor cache slots outside each row's valid index set
+        assert torch.all(grads[0][1] == 0) and torch.all(grads[2][1] == 0)
