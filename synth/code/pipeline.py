@@ -6,10 +6,15 @@ Stages, each counted in the `Funnel`:
      whose outcome differs between the two runs are flaky and never used;
   3. candidates: every AST mutation of the project's source files, in a seeded order;
   4. compiled: the mutated file still compiles;
-  5. failing: the suite, run on the mutant in a fresh sandbox, finishes in time and >= 1 stable passing test fails;
-  6. validated: a second run fails exactly the same tests (not flaky), and the failures are not most of the suite.
-     The gold patch (the revert) restores the baseline, where every FAIL_TO_PASS and PASS_TO_PASS test passed twice;
+  5. failing: the suite, run on the mutant, finishes in time and >= 1 stable passing test fails;
+  6. validated: a second run of the failing tests (their files; or the whole suite, `recheck_scope="suite"`) fails
+     exactly the same tests (not flaky), and the failures are not most of the suite. The gold patch (the revert)
+     restores the baseline, where every FAIL_TO_PASS and PASS_TO_PASS test passed twice;
   7. kept: not a duplicate of an earlier bug (hash of the patch's changed lines).
+
+Each worker tests its candidates in one sandbox holding a copy of the tree (`SuiteBox`: write the mutant, run, write
+the original back) unless `can_reuse_workdir` is off; the two baseline runs share one copy too, so a suite whose run
+changes the outcome of the next run shows up there as unstable tests, which are never used.
 """
 
 from __future__ import annotations
@@ -32,13 +37,17 @@ from agentgym.synth.code.mutations import OPERATORS, Mutation, find_mutations
 from agentgym.synth.code.projects import ProjectSpec
 from agentgym.synth.code.source import fetch_project
 from agentgym.synth.code.store import TaskStore
-from agentgym.synth.code.suite import Project, SuiteRun, run_suite
+from agentgym.synth.code.suite import Project, SuiteBox, SuiteRun, run_suite
 from agentgym.synth.code.tree import iter_files, tree_sha256
 from agentgym.synth.code.venv import prepare_venv
 
 GENERATOR = "agentgym.synth.code"
 NON_SOURCE_PARTS = frozenset({"tests", "test", "testing", "docs", "doc", "examples", "example", "benchmarks",
                               "benchmark", "fuzz", "scripts", "tools", "build", "dist"})  # fmt: skip
+RECHECK_SCOPES = ("failing", "suite")
+MIN_TASK_TIMEOUT_S = 30.0
+"""Floor of a kept task's `test_timeout_s`: grading runs in a fresh (cold) copy, and a fast synthesis timeout
+(`min_timeout_s`) should not make the env's grading brittle on a slower machine."""
 
 
 class SynthError(AgentGymError, RuntimeError):
@@ -59,6 +68,11 @@ class SynthConfig:
         min_pass_rate: environment validation threshold (fraction of tests passing).
         max_fail_fraction: drop a bug that fails more than this fraction of the passing tests.
         timeout_factor: a candidate's run may take this many times the baseline run (at least `min_timeout_s`).
+        min_timeout_s: the shortest per-run timeout, whatever the baseline took.
+        recheck_scope: what the second run of a failing candidate runs: "failing" (the files of its failing tests;
+            the baseline already ran every test twice) or "suite" (everything again).
+        can_reuse_workdir: run each worker's candidates in one copy of the tree (reverted after each run) instead
+            of a fresh copy per run; the copy keeps its bytecode caches warm.
         operators: the mutation operators to use.
         show_progress: draw a progress bar on stderr.
         issue_writer: optional `str -> str` (e.g. an LLM policy) that rewrites the template issue text.
@@ -74,6 +88,8 @@ class SynthConfig:
     max_fail_fraction: float = 0.5
     timeout_factor: float = 4.0
     min_timeout_s: float = 30.0
+    recheck_scope: str = "failing"
+    can_reuse_workdir: bool = True
     operators: tuple[str, ...] = OPERATORS
     show_progress: bool = False
     issue_writer: Callable[[str], str] | None = None
@@ -94,6 +110,10 @@ class SynthConfig:
                 raise ValueError(f"{name} must be in (0, 1], got {value!r}")
         if not isinstance(self.timeout_factor, (int, float)) or self.timeout_factor < 1:
             raise ValueError(f"timeout_factor must be >= 1, got {self.timeout_factor!r}")
+        if not isinstance(self.min_timeout_s, (int, float)) or self.min_timeout_s <= 0:
+            raise ValueError(f"min_timeout_s must be a positive number, got {self.min_timeout_s!r}")
+        if self.recheck_scope not in RECHECK_SCOPES:
+            raise ValueError(f"recheck_scope must be one of {RECHECK_SCOPES}, got {self.recheck_scope!r}")
         unknown = set(self.operators) - set(OPERATORS)
         if unknown or not self.operators:
             raise ValueError(f"operators must be a non-empty subset of {OPERATORS}, got {self.operators!r}")
@@ -172,12 +192,15 @@ class _Run:
         self.repo_sha256 = ""
         self.sources: dict[str, str] = {}
 
-    async def baseline(self) -> None:
-        first = await run_suite(self.project, timeout_s=600)
-        second = await run_suite(self.project, timeout_s=600)
+    async def baseline(self, box: SuiteBox | None = None) -> None:
+        """Run the suite twice (in `box` when given, else each in a fresh copy); the tests passing both times are
+        the stable ones. Tests collected from source files (doctests) are left out: the env resets test files
+        before grading, which would undo a fix in such a file."""
+        first = await run_suite(self.project, timeout_s=600, box=box)
+        second = await run_suite(self.project, timeout_s=600, box=box)
         if not first.outcomes:
             raise SynthError(f"{self.project.label}: the test suite did not run: {first.problem}")
-        self.stable = first.passing() & second.passing()
+        self.stable = {t for t in first.passing() & second.passing() if not is_source_file(t.split("::", 1)[0])}
         counted = [t for t, (o, _) in first.outcomes.items() if o != "skipped"]
         self.funnel.num_tests = len(counted)
         self.funnel.pass_rate = len(self.stable) / max(1, len(counted))
@@ -193,8 +216,9 @@ class _Run:
             self.sources[rel] = (self.project.tree / rel).read_text(encoding="utf-8", errors="replace")
         return self.sources[rel]
 
-    async def judge(self, m: Mutation) -> Task | None:
-        """Test one candidate; returns its task when kept. Records the decision in the state file."""
+    async def judge(self, m: Mutation, box: SuiteBox | None = None) -> Task | None:
+        """Test one candidate (in `box` when given, else in fresh copies); returns its task when kept. Records the
+        decision in the state file."""
         key = mutation_key(m)
         original = self.source(m.path)
         mutated = m.apply(original)
@@ -204,7 +228,7 @@ class _Run:
             self.store.add_state(key, "does_not_compile")
             return None
         self.funnel.compiled += 1
-        run = await run_suite(self.project, {m.path: mutated}, timeout_s=self.timeout_s)
+        run = await run_suite(self.project, {m.path: mutated}, timeout_s=self.timeout_s, box=box)
         if run.timed_out:
             self.funnel.timeouts += 1
             self.store.add_state(key, "timeout")
@@ -218,7 +242,8 @@ class _Run:
             self.funnel.too_broad += 1
             self.store.add_state(key, "too_broad", num_failing=len(f2p))
             return None
-        again = await run_suite(self.project, {m.path: mutated}, timeout_s=self.timeout_s)
+        targets = sorted({t.split("::", 1)[0] for t in f2p}) if self.config.recheck_scope == "failing" else []
+        again = await run_suite(self.project, {m.path: mutated}, timeout_s=self.timeout_s, box=box, targets=targets)
         if again.timed_out or self._newly_failing(again) != f2p:
             self.funnel.flaky += 1
             self.store.add_state(key, "flaky")
@@ -257,7 +282,7 @@ class _Run:
                 "gold_patch": make_diff(m.path, mutated, original), "fail_to_pass": f2p,
                 "pass_to_pass": sorted(self.stable - set(f2p)), "venv": portable(p.venv),
                 "pythonpath": list(p.pythonpath), "test_args": list(p.test_args), "test_env": dict(p.test_env),
-                "test_timeout_s": round(self.timeout_s, 1),
+                "test_timeout_s": round(max(self.timeout_s, MIN_TASK_TIMEOUT_S), 1),
             },  # fmt: skip
             meta={
                 "generator": GENERATOR, "project": p.label, **p.provenance, "operator": m.operator,
@@ -274,31 +299,38 @@ async def synthesize_async(config: SynthConfig, *, progress: Callable[[Funnel], 
     project = await asyncio.to_thread(prepare_project, config.project)
     store = TaskStore(config.out)
     run = _Run(config, project, store, funnel)
-    await run.baseline()
-    pending = []
-    for m in candidate_mutations(project, config):
-        if mutation_key(m) in store.done:
-            funnel.resumed += 1
-        else:
-            pending.append(m)
-    need = config.n - store.num_kept(project.label)
-    queue: asyncio.Queue[Mutation] = asyncio.Queue()
-    for m in pending:
-        queue.put_nowait(m)
+    num_boxes = config.num_workers if config.can_reuse_workdir else 0
+    boxes: list[SuiteBox] = []
+    try:
+        for _ in range(num_boxes):
+            boxes.append(await asyncio.to_thread(SuiteBox, project))
+        await run.baseline(boxes[0] if boxes else None)
+        pending = []
+        for m in candidate_mutations(project, config):
+            if mutation_key(m) in store.done:
+                funnel.resumed += 1
+            else:
+                pending.append(m)
+        queue: asyncio.Queue[Mutation] = asyncio.Queue()
+        for m in pending:
+            queue.put_nowait(m)
 
-    async def worker() -> None:
-        while store.num_kept(project.label) < config.n:
-            try:
-                m = queue.get_nowait()
-            except asyncio.QueueEmpty:
-                return
-            funnel.candidates += 1
-            await run.judge(m)
-            if progress is not None:
-                progress(funnel)
+        async def worker(box: SuiteBox | None) -> None:
+            while store.num_kept(project.label) < config.n:
+                try:
+                    m = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                funnel.candidates += 1
+                await run.judge(m, box)
+                if progress is not None:
+                    progress(funnel)
 
-    if need > 0:
-        await asyncio.gather(*(worker() for _ in range(config.num_workers)))
+        if store.num_kept(project.label) < config.n:
+            await asyncio.gather(*(worker(boxes[i] if boxes else None) for i in range(config.num_workers)))
+    finally:
+        for box in boxes:
+            await asyncio.to_thread(box.close)
     funnel.seconds = time.monotonic() - started
     return funnel
 
