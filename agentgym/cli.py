@@ -261,6 +261,36 @@ def filter_(
                    max_turns=max_turns, seed=seed, progress=sys.stderr.isatty())
 
 
+@synth_app.command("general")
+@friendly
+def synth_general(
+    category: str = typer.Option("all", help="trip_planning, inventory, scheduling, library, expenses, or 'all'"),
+    n: int = typer.Option(20, "--n", min=1, help="tasks to keep"),
+    out: Path = typer.Option(..., help="output folder (environments, tasks.jsonl, a resumable journal)"),
+    seed: int = typer.Option(0, help="seed"),
+    max_level: int = typer.Option(3, min=0, help="highest escalation level"),
+    generator: Optional[str] = typer.Option(None, help="an LLM generator 'openai:MODEL@URL' (default: the offline "
+                                                        "procedural generators)"),
+) -> None:
+    """General-agent tasks: DB + tools + task + solution + verifier, checked, escalated, deduplicated."""
+    from agentgym.errors import AgentGymError
+    from agentgym.synth.general.commands import synth_general_command
+
+    gen = None
+    if generator is not None:
+        from agentgym.rollout.specs import make_policy
+        from agentgym.synth.general.llm import LLMGenerator
+        from agentgym.synth.general.procedural import ProceduralGenerator
+
+        categories = tuple(ProceduralGenerator().categories()) if category == "all" else (category,)
+        gen = LLMGenerator(make_policy(generator), categories=categories, model=generator)
+    try:
+        synth_general_command(category, n, out, seed, generator=gen, max_level=max_level,
+                              progress=sys.stderr.isatty())
+    except ValueError as e:
+        raise AgentGymError(str(e)) from None
+
+
 @synth_app.command("code")
 @friendly
 def synth_code(

@@ -35,3 +35,20 @@ def test_synth_search_writes_verified_tasks_and_prints_the_funnel(tmp_path, monk
     assert "verified" in result.output and "solve all 3 task(s)" in result.output
     tasks = load_tasks(tmp_path / "sqa" / "tasks.jsonl")
     assert len(tasks) == 3 and all(t.env == "search" and t.data["answer"] for t in tasks)
+
+
+def test_synth_general_then_check_the_env_on_the_synthesized_tasks(tmp_path):
+    out = tmp_path / "general"
+    result = CliRunner().invoke(app, ["synth", "general", "--category", "library", "--n", "4", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "checks passed" in result.output and "stored 4 tasks" in result.output
+    tasks = load_tasks(out / "tasks.jsonl")
+    assert len(tasks) == 4 and all(t.env == "general" for t in tasks)
+    result = CliRunner().invoke(app, ["envs", "check", "general", "--tasks", str(out / "tasks.jsonl")])
+    assert result.exit_code == 0, result.output
+
+
+def test_synth_general_unknown_category_is_one_clear_error(tmp_path):
+    result = CliRunner().invoke(app, ["synth", "general", "--category", "nope", "--n", "2", "--out", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "unknown categories ['nope']" in result.output
