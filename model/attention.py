@@ -1,0 +1,43 @@
+"""Llama grouped-query attention (SmolLM2) over the static KV cache."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .cache import LayerCache
+from .config import ModelConfig
+from .layers import Rotary
+
+
+class GQA(nn.Module):
+    """Grouped-query attention with NeoX rotary embeddings (HF Llama's `rotate_half` convention).
+
+    Attributes:
+        wq: (n_heads * head_dim, dim); wk, wv: (n_kv_heads * head_dim, dim); wo: (dim, n_heads * head_dim).
+    """
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.n_heads, self.n_kv_heads, self.head_dim = cfg.n_heads, cfg.kv_heads, cfg.head_size
+        self.wq = nn.Linear(cfg.dim, self.n_heads * self.head_dim, bias=False)
+        self.wk = nn.Linear(cfg.dim, self.n_kv_heads * self.head_dim, bias=False)
+        self.wv = nn.Linear(cfg.dim, self.n_kv_heads * self.head_dim, bias=False)
+        self.wo = nn.Linear(self.n_heads * self.head_dim, cfg.dim, bias=False)
+        self.rotary = Rotary(self.head_dim, cfg, interleaved=False)
+
+    def forward(self, x: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor,
+                cache: LayerCache | None = None, num_keys: int | None = None) -> torch.Tensor:
+        """x: (B, S, dim); positions: (B, S); mask: (B, S, T) bool, T = num_keys (cache) or S -> (B, S, dim)."""
+        b, s, _ = x.shape
+        q = self.rotary(self.wq(x).view(b, s, self.n_heads, self.head_dim), positions)
+        k = self.rotary(self.wk(x).view(b, s, self.n_kv_heads, self.head_dim), positions)
+        v = self.wv(x).view(b, s, self.n_kv_heads, self.head_dim)
+        if cache is not None:
+            cache.write("k", positions, k)
+            cache.write("v", positions, v)
+            k, v = cache.read("k", b, num_keys), cache.read("v", b, num_keys)
+        out = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
+                                             attn_mask=mask.unsqueeze(1), enable_gqa=True)
+        return self.wo(out.transpose(1, 2).reshape(b, s, -1))
