@@ -20,7 +20,7 @@ def run_example(path: Path, cwd: Path, *args: str) -> subprocess.CompletedProces
 
 
 def test_examples_exist():
-    assert {"register_plugin.py", "evaluate.py"} <= {p.name for p in EXAMPLES}
+    assert {"register_plugin.py", "evaluate.py", "synthesize_tasks.py"} <= {p.name for p in EXAMPLES}
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])
@@ -58,3 +58,10 @@ def test_register_plugin_example_checks_and_solves(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     assert "check gymnasium: gymnasium check_env passes" in done.stdout
     assert "reverse: 8/8 episodes solved" in done.stdout
+
+
+def test_synthesize_tasks_example_keeps_only_solvable_tasks(tmp_path):
+    done = run_example(EXAMPLES[0].parent / "synthesize_tasks.py", tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "synthesized 6 tasks" in done.stdout and "kept " in done.stdout
+    assert (tmp_path / "runs" / "synthesize_tasks" / "tasks.jsonl").exists()
