@@ -344,6 +344,8 @@ def synth_code(
     out: Path = typer.Option(Path("tasks/code.jsonl"), help="output JSONL (appended; rerunning resumes)"),
     seed: int = typer.Option(0, help="mutation seed"),
     test_dep: list[str] = typer.Option([], help="extra test dependency to install into the prepared venv"),
+    issue_policy: Optional[str] = typer.Option(None, help="write issue texts with a chat model 'openai:MODEL@URL' "
+                                                           "(default: a template from the failing tests)"),
     list_projects: bool = typer.Option(False, "--list", help="print the default projects and exit"),
 ) -> None:
     """Code-repair tasks from a real project: inject bugs (AST mutations), keep those its test suite catches."""
@@ -356,7 +358,7 @@ def synth_code(
         from agentgym.errors import AgentGymError
 
         raise AgentGymError("--project is required (or --list to see the default projects)")
-    run_synth_code(project, n=n, out=out, seed=seed, test_deps=tuple(test_dep))
+    run_synth_code(project, n=n, out=out, seed=seed, test_deps=tuple(test_dep), issue_policy=issue_policy)
 
 
 @synth_app.command("search")

@@ -2,7 +2,9 @@
 
 Baselines, measured in the same run: reset vs `shutil.copytree` of the snapshot plus applying the bug (plain file
 writes); `run_tests` (sandboxed pytest + JUnit parse) vs `subprocess.run` of the same pytest command on a host copy.
-Usage: python benchmarks/code_env.py [--project isodate==0.7.2] [--repeats 5]
+With `--synth N`: the synthesis pipeline's time for N tasks as configured by default (one reused copy per worker,
+recheck of the failing tests only) vs the plain way (a fresh sandbox copy per run, the whole suite run again).
+Usage: python benchmarks/code_env.py [--project isodate==0.7.2] [--repeats 5] [--synth 20 --workers 2]
 """
 
 from __future__ import annotations
@@ -66,11 +68,30 @@ async def measure(task, repeats: int) -> dict[str, list[float]]:
     return times
 
 
+def compare_synthesis(project: str, n: int, num_workers: int) -> None:
+    spec = resolve_project(project)
+    seconds = {}
+    for label, kwargs in (("default", {}), ("plain", {"can_reuse_workdir": False, "recheck_scope": "suite"})):
+        out = os.path.join(tempfile.mkdtemp(), "tasks.jsonl")
+        start = time.perf_counter()
+        funnel = synthesize(SynthConfig(project=spec, out=out, n=n, num_workers=num_workers, min_timeout_s=10.0,
+                                        **kwargs))  # fmt: skip
+        seconds[label] = time.perf_counter() - start
+        print(f"{label}: {funnel.summary().splitlines()[1]}; {seconds[label]:.1f} s")
+    print(f"synthesis of {n} tasks of {project}, {num_workers} workers: default {seconds['default']:.1f} s, "
+          f"plain {seconds['plain']:.1f} s, ratio {seconds['plain'] / seconds['default']:.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--project", default="isodate==0.7.2")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--synth", type=int, default=0, help="compare synthesis of this many tasks (instead of the env timings)")
+    parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
+    if args.synth:
+        compare_synthesis(args.project, args.synth, args.workers)
+        return
     out = os.path.join(tempfile.mkdtemp(), "tasks.jsonl")
     synthesize(SynthConfig(project=resolve_project(args.project), out=out, n=1, num_workers=1))
     task = load_tasks(out)[0]

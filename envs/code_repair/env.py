@@ -15,19 +15,21 @@ from typing import Any
 
 from agentgym.api import Action, StepResult, Task, ToolCall, Verdict
 from agentgym.envs.code_repair.edits import Edit, edits_between, replace_exact
+from agentgym.envs.code_repair.image import REPO_IN_IMAGE, ensure_image
 from agentgym.envs.code_repair.patch import PatchError, apply_patch, patched_paths
+from agentgym.envs.code_repair.requirements import check_pytest
 from agentgym.envs.code_repair.snapshot import materialize, read_text, tree_sha256
 from agentgym.envs.code_repair.taskdata import RepoTaskData, expand_path, files_of_tests, parse_task_data
 from agentgym.envs.code_repair.testrun import TestRun, run_tests
 from agentgym.envs.code_repair.workspace import (
     apply_patch_in_box,
     populate,
-    read_box_text,
     restore_protected,
     starting_files,
     write_files,
 )
 from agentgym.sandbox import SandboxConfig, SandboxLimits, SandboxPathError, make_sandbox
+from agentgym.sandbox.docker import load_docker
 from agentgym.toolenv import ToolEnv, ToolError, tool
 
 BACKENDS = ("local", "docker")
@@ -40,11 +42,13 @@ class CodeRepairEnv(ToolEnv):
 
     Args:
         max_turns: steps before truncation.
-        backend: "local" (`LocalSandbox`) or "docker" (`DockerSandbox`, image from the task's `image` field).
+        backend: "local" (`LocalSandbox`) or "docker" (`DockerSandbox` in one image per repository, built from the
+            task's prepared venv and snapshot on first use and reused after; or the task's own `image` field).
         bash_timeout_s: wall-clock limit of one `bash` call.
         max_output_chars: longest tool output shown to the agent (head and tail kept).
         verify_hash: check each snapshot against the task's `repo_sha256` at reset.
-        python_executable: interpreter for tasks without a prepared venv (needs pytest importable).
+        python_executable: interpreter for tasks without a prepared venv; it must import pytest
+            (``pip install 'agentgym[code]'``), checked at the first reset of such a task.
         docker_client: a docker SDK client for the docker backend (tests pass a fake one).
     """
 
@@ -78,11 +82,16 @@ class CodeRepairEnv(ToolEnv):
         self.start_files: dict[str, str | None] = {}
         self.last_grade: dict[str, Any] = {}
         self._hashes: dict[tuple[str, float], str] = {}
+        self._pytest_ok: set[str] = set()
+        self.images: dict[tuple[str, str], str] = {}
+        """Per-repository image tags of the docker backend, by (snapshot hash, venv)."""
 
     # --- episode set-up -----------------------------------------------------------------------------------------
     async def on_reset(self, task: Task, seed: int | None) -> None:
         await self._drop_box()
         data = parse_task_data(task.data)
+        if not data.venv and self.backend == "local":  # tests run with our interpreter: fail now if it lacks pytest
+            await asyncio.to_thread(check_pytest, self.python_executable, known_good=self._pytest_ok)
         snapshot = await asyncio.to_thread(materialize, expand_path(data.repo))
         if self.verify_hash and data.repo_sha256:
             actual = await asyncio.to_thread(self._hash, snapshot)
@@ -90,8 +99,14 @@ class CodeRepairEnv(ToolEnv):
                 raise ValueError(f"task {task.id!r}: snapshot {snapshot} has hash {actual}, expected {data.repo_sha256}")
         self.data, self.snapshot, self.last_grade = data, snapshot, {}
         self.start_files = await asyncio.to_thread(starting_files, snapshot, data)
-        self.box = await asyncio.to_thread(self._make_box, data)
-        await asyncio.to_thread(populate, self.box, snapshot)
+        self.box = await asyncio.to_thread(self._make_box, data, snapshot)
+        if self.backend == "docker" and not data.image:  # the per-repo image holds the snapshot at /repo
+            copied = await self.box.arun(["cp", "-R", f"{REPO_IN_IMAGE}/.", "."], timeout_s=120)
+            if not copied.ok:
+                raise RuntimeError(f"copying {REPO_IN_IMAGE} in the container failed: {copied.summary()}: "
+                                   f"{copied.stderr.strip()}")  # fmt: skip
+        else:
+            await asyncio.to_thread(populate, self.box, snapshot)
         await write_files(self.box, self.start_files)
 
     def _hash(self, snapshot: Path) -> str:
@@ -100,21 +115,43 @@ class CodeRepairEnv(ToolEnv):
             self._hashes[key] = tree_sha256(snapshot)
         return self._hashes[key]
 
-    def _make_box(self, data: RepoTaskData) -> Any:
+    def _make_box(self, data: RepoTaskData, snapshot: Path) -> Any:
+        if self.backend == "docker":
+            limits = SandboxLimits(timeout_s=max(self.bash_timeout_s, data.test_timeout_s), max_processes=128)
+            return make_sandbox("docker", SandboxConfig(limits=limits), image=self._image(data, snapshot),
+                                client=self._docker())  # fmt: skip
         venv = expand_path(data.venv) if data.venv else None
         python = f"{venv}/bin/python" if venv else self.python_executable
         limits = SandboxLimits(timeout_s=max(self.bash_timeout_s, data.test_timeout_s), max_processes=128)
         config = SandboxConfig(limits=limits, python_executable=python, ro_binds=(venv,) if venv else ())
-        if self.backend == "docker":
-            return make_sandbox("docker", config, image=data.image or "python:3.11-slim", client=self.docker_client)
         return make_sandbox("local", config)
+
+    def _docker(self) -> Any:
+        if self.docker_client is None:
+            self.docker_client = load_docker().from_env()
+        return self.docker_client
+
+    def _image(self, data: RepoTaskData, snapshot: Path) -> str:
+        """The task's `image`, else the repository's own image (built once; see `image.ensure_image`)."""
+        if data.image:
+            return data.image
+        repo_sha256 = data.repo_sha256 or self._hash(snapshot)
+        key = (repo_sha256, data.venv or "")
+        if key not in self.images:
+            venv = expand_path(data.venv) if data.venv else None
+            self.images[key], _ = ensure_image(self._docker(), snapshot, venv=venv, repo_sha256=repo_sha256)
+        return self.images[key]
 
     def _python(self) -> str:
         assert self.data is not None
+        if self.backend == "docker":
+            return "python"  # the image's interpreter, with the test env installed into it
         return f"{expand_path(self.data.venv)}/bin/python" if self.data.venv else self.python_executable
 
     def _run_data(self) -> RepoTaskData:
         assert self.data is not None
+        if self.backend == "docker":  # no host venv in the container: the image is the test env
+            return self.data.model_copy(update={"venv": None})
         if self.data.venv:  # the venv path the sandbox sees is the expanded one
             return self.data.model_copy(update={"venv": expand_path(self.data.venv)})
         return self.data
@@ -124,7 +161,7 @@ class CodeRepairEnv(ToolEnv):
           cmd={"type": "string", "description": "e.g. grep -rn 'def parse' src/"})
     async def bash(self, cmd: str) -> str:
         data = self._run_data()
-        env = {"PATH": f"{data.venv}/bin:/usr/local/bin:/usr/bin:/bin"} if data.venv else {}
+        env = {"PATH": f"{data.venv}/bin:/usr/local/bin:/usr/bin:/bin"} if data.venv else {}  # None on docker
         if data.pythonpath:
             env["PYTHONPATH"] = ":".join(f"{self.box.workdir}/{p}" for p in data.pythonpath)
         result = await self.box.arun(cmd, timeout_s=self.bash_timeout_s, env=env)

@@ -1,12 +1,20 @@
 """Issue text for a synthesized bug, written from its failing tests; it names symptoms, never the patch.
 
-The default is a template. A configured writer (any `str -> str` callable, e.g. a chat policy) gets the same facts as
-a prompt; its text is used only if it does not quote a line of the patch.
+The default is a template. A configured writer (a `str -> str` callable, sync or async; `policy_writer` makes one of
+any chat policy, e.g. an OpenAI-compatible endpoint) gets the template as its prompt, so it never sees the patch;
+its text is used only if it does not quote a changed line of the patch or look like a diff. Otherwise, and when the
+writer fails, the template is used.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import inspect
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+IssueWriter = Callable[[str], "str | Awaitable[str]"]
+_DIFF_MARKERS = re.compile(r"^(@@ -\d|--- a/|\+\+\+ b/|diff --git )", re.MULTILINE)
 
 MAX_LISTED_TESTS = 5
 MAX_MESSAGE_CHARS = 240
@@ -18,8 +26,8 @@ def _patch_lines(patch: str) -> list[str]:
 
 
 def reveals_patch(text: str, patch: str) -> bool:
-    """True when `text` quotes a changed line of `patch` (which would hand the agent the fix)."""
-    return any(line in text for line in _patch_lines(patch))
+    """True when `text` quotes a changed line of `patch` or contains diff hunks (either would hand over the fix)."""
+    return bool(_DIFF_MARKERS.search(text)) or any(line in text for line in _patch_lines(patch))
 
 
 def _clean(message: str, patch: str) -> str:
@@ -50,18 +58,35 @@ def template_issue(project: str, failures: dict[str, str], patch: str) -> str:
     return "\n".join(lines)
 
 
-def write_issue(project: str, failures: dict[str, str], patch: str,
-                writer: Callable[[str], str] | None = None) -> tuple[str, str]:  # fmt: skip
+WRITER_INSTRUCTIONS = ("Rewrite this automatically generated bug report as a short, natural GitHub issue. Describe "
+                       "the symptoms only; do not guess the cause or suggest a code change.\n\n")  # fmt: skip
+
+
+async def write_issue(project: str, failures: dict[str, str], patch: str,
+                      writer: IssueWriter | None = None) -> tuple[str, str]:  # fmt: skip
     """(issue text, how it was written: "template" or "writer")."""
     text = template_issue(project, failures, patch)
     if writer is None:
         return text, "template"
-    prompt = ("Rewrite this automatically generated bug report as a short, natural GitHub issue. Describe the "
-              "symptoms only; do not guess the cause or suggest a code change.\n\n" + text)  # fmt: skip
     try:
-        written = writer(prompt).strip()
-    except Exception:  # noqa: BLE001 - a failing writer falls back to the template
+        written = writer(WRITER_INSTRUCTIONS + text)
+        if inspect.isawaitable(written):
+            written = await written
+    except Exception:  # noqa: BLE001 - a failing writer (endpoint down, bad reply) falls back to the template
         return text, "template"
+    written = written.strip() if isinstance(written, str) else ""
     if not written or reveals_patch(written, patch):
         return text, "template"
     return written, "writer"
+
+
+def policy_writer(policy: Any) -> IssueWriter:
+    """An issue writer from a chat policy (`agentgym.rollout.Policy`, e.g. `OpenAIPolicy`): one user turn, no tools;
+    the reply's text is the issue."""
+    from agentgym.api import Message
+
+    async def write(prompt: str) -> str:
+        step = await policy.act([Message(role="user", content=prompt)], [])
+        return step.action.text
+
+    return write

@@ -7,7 +7,7 @@ Stages, each counted in the `Funnel`:
   3. candidates: every AST mutation of the project's source files, in a seeded order;
   4. compiled: the mutated file still compiles;
   5. failing: the suite, run on the mutant, finishes in time and >= 1 stable passing test fails;
-  6. validated: a second run of the failing tests (their files; or the whole suite, `recheck_scope="suite"`) fails
+  6. validated: a second run of the failing tests (or of the whole suite, `recheck_scope="suite"`) fails
      exactly the same tests (not flaky), and the failures are not most of the suite. The gold patch (the revert)
      restores the baseline, where every FAIL_TO_PASS and PASS_TO_PASS test passed twice;
   7. kept: not a duplicate of an earlier bug (hash of the patch's changed lines).
@@ -32,7 +32,7 @@ from agentgym.api import Task
 from agentgym.errors import AgentGymError
 from agentgym.synth.code.cache import portable
 from agentgym.synth.code.diff import make_diff, patch_sha256
-from agentgym.synth.code.issue import write_issue
+from agentgym.synth.code.issue import IssueWriter, write_issue
 from agentgym.synth.code.mutations import OPERATORS, Mutation, find_mutations
 from agentgym.synth.code.projects import ProjectSpec
 from agentgym.synth.code.source import fetch_project
@@ -45,6 +45,8 @@ GENERATOR = "agentgym.synth.code"
 NON_SOURCE_PARTS = frozenset({"tests", "test", "testing", "docs", "doc", "examples", "example", "benchmarks",
                               "benchmark", "fuzz", "scripts", "tools", "build", "dist"})  # fmt: skip
 RECHECK_SCOPES = ("failing", "suite")
+MAX_RECHECK_IDS = 64
+"""A failing candidate with more failing tests than this is rechecked by test file, not by node id."""
 MIN_TASK_TIMEOUT_S = 30.0
 """Floor of a kept task's `test_timeout_s`: grading runs in a fresh (cold) copy, and a fast synthesis timeout
 (`min_timeout_s`) should not make the env's grading brittle on a slower machine."""
@@ -69,13 +71,14 @@ class SynthConfig:
         max_fail_fraction: drop a bug that fails more than this fraction of the passing tests.
         timeout_factor: a candidate's run may take this many times the baseline run (at least `min_timeout_s`).
         min_timeout_s: the shortest per-run timeout, whatever the baseline took.
-        recheck_scope: what the second run of a failing candidate runs: "failing" (the files of its failing tests;
-            the baseline already ran every test twice) or "suite" (everything again).
+        recheck_scope: what the second run of a failing candidate runs: "failing" (its failing tests only; the
+            baseline already ran every test twice) or "suite" (everything again).
         can_reuse_workdir: run each worker's candidates in one copy of the tree (reverted after each run) instead
-            of a fresh copy per run; the copy keeps its bytecode caches warm.
+            of a fresh sandbox and copy per run.
         operators: the mutation operators to use.
         show_progress: draw a progress bar on stderr.
-        issue_writer: optional `str -> str` (e.g. an LLM policy) that rewrites the template issue text.
+        issue_writer: optional `str -> str` (sync or async; `issue.policy_writer(policy)` for an LLM policy) that
+            rewrites the template issue text; a reply that quotes the patch is rejected (template used).
     """
 
     project: ProjectSpec
@@ -92,7 +95,7 @@ class SynthConfig:
     can_reuse_workdir: bool = True
     operators: tuple[str, ...] = OPERATORS
     show_progress: bool = False
-    issue_writer: Callable[[str], str] | None = None
+    issue_writer: IssueWriter | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.project, ProjectSpec):
@@ -242,8 +245,7 @@ class _Run:
             self.funnel.too_broad += 1
             self.store.add_state(key, "too_broad", num_failing=len(f2p))
             return None
-        targets = sorted({t.split("::", 1)[0] for t in f2p}) if self.config.recheck_scope == "failing" else []
-        again = await run_suite(self.project, {m.path: mutated}, timeout_s=self.timeout_s, box=box, targets=targets)
+        again = await self._recheck(m.path, mutated, f2p, box)
         if again.timed_out or self._newly_failing(again) != f2p:
             self.funnel.flaky += 1
             self.store.add_state(key, "flaky")
@@ -257,21 +259,40 @@ class _Run:
             return None
         if self.store.num_kept(self.project.label) >= self.config.n:
             return None  # another worker filled the quota; left undecided so that a larger run can use it
-        task = self._task(m, original, mutated, bug_patch, digest, f2p, run)
+        task = await self._task(m, original, mutated, bug_patch, digest, f2p, run)
+        # The issue writer may await (an LLM): another worker can have kept the same bug or filled the quota since.
+        if digest in self.store.patch_hashes:
+            self.funnel.duplicates += 1
+            self.store.add_state(key, "duplicate", patch_sha256=digest)
+            return None
+        if self.store.num_kept(self.project.label) >= self.config.n:
+            return None
         self.store.add_task(task)
         self.store.add_state(key, "kept", task_id=task.id)
         self.funnel.kept += 1
         return task
+
+    async def _recheck(self, path: str, mutated: str, f2p: list[str], box: SuiteBox | None) -> SuiteRun:
+        """The second run of a failing candidate: the whole suite, or (scope "failing") the failing tests by node id,
+        falling back to their files when pytest did not find every id (ids with odd characters)."""
+        if self.config.recheck_scope == "suite":
+            return await run_suite(self.project, {path: mutated}, timeout_s=self.timeout_s, box=box)
+        if len(f2p) <= MAX_RECHECK_IDS and not any(c.isspace() for t in f2p for c in t):
+            run = await run_suite(self.project, {path: mutated}, timeout_s=self.timeout_s, box=box, targets=f2p)
+            if run.timed_out or all(t in run.outcomes for t in f2p):
+                return run
+        files = sorted({t.split("::", 1)[0] for t in f2p})
+        return await run_suite(self.project, {path: mutated}, timeout_s=self.timeout_s, box=box, targets=files)
 
     def _newly_failing(self, run: SuiteRun) -> list[str]:
         """Stable tests reported as failed or errored. A stable test that is merely absent is not counted: some
         suites build parametrize ids from set order (isodate hashes None by address), so ids can drift."""
         return sorted(t for t in self.stable if run.outcomes.get(t, ("missing", ""))[0] in ("failed", "error"))
 
-    def _task(self, m: Mutation, original: str, mutated: str, bug_patch: str, digest: str, f2p: list[str],
-              run: SuiteRun) -> Task:  # fmt: skip
+    async def _task(self, m: Mutation, original: str, mutated: str, bug_patch: str, digest: str, f2p: list[str],
+                    run: SuiteRun) -> Task:  # fmt: skip
         failures = {t: run.outcomes.get(t, ("failed", "the test did not run (collection error)"))[1] for t in f2p}
-        prompt, issue_source = write_issue(self.project.name, failures, bug_patch, self.config.issue_writer)
+        prompt, issue_source = await write_issue(self.project.name, failures, bug_patch, self.config.issue_writer)
         p = self.project
         return Task(
             id=f"{p.name}-{digest[:12]}",

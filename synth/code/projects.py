@@ -54,8 +54,9 @@ DEFAULT_PROJECTS: tuple[ProjectSpec, ...] = (
     ProjectSpec(name="tabulate", version="0.10.0"),
     ProjectSpec(name="uritemplate", version="4.2.0"),
     ProjectSpec(name="hyperframe", version="6.1.0"),
+    ProjectSpec(name="inflection", version="0.5.1"),
 )
-"""Nine projects; suites of 58-537 tests that each run in about a second, no test dependencies beyond pytest."""
+"""Ten projects; suites of 58-537 tests that each run in about a second, no test dependencies beyond pytest."""
 
 
 def resolve_project(text: str, *, test_deps: tuple[str, ...] = ()) -> ProjectSpec:

@@ -4,9 +4,10 @@ The pytest command line is the one the code_repair env uses for grading, so the 
 will look up.
 
 A `SuiteBox` copies the tree into one sandbox once and then serves many runs: each run writes its changed files, runs
-pytest, and writes the originals back. Reusing the copy keeps the `__pycache__` folders warm, which halves the cost of
-a run on small suites. Every changed file gets an mtime never used before for that path (the original gets its own
-back), so Python never takes a stale `.pyc` of one variant for another: a pyc is trusted on (mtime, size) alone.
+pytest, and writes the originals back, which saves a sandbox and a tree copy per run. Sandboxes do not write bytecode
+(`PYTHONDONTWRITEBYTECODE`); for a project whose `test_env` turns that back on, every changed file gets an mtime never
+used before for that path (the original gets its own back), so Python never takes the `.pyc` of one variant for
+another: a pyc is trusted on (mtime, size) alone, and a mutant often has the original's size.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from agentgym.synth.code.pipeline import SynthConfig, is_source_file, prepare_pr
 from agentgym.synth.code.projects import resolve_project
 from agentgym.taskio import load_tasks
 
-QUOTAS = {"uritemplate": 34, "hyperframe": 33, "isodate": 33}
+QUOTAS = {"uritemplate": 34, "hyperframe": 33, "inflection": 33}
 NUM_SAMPLED = 20
 NUM_WRONG_FILE = 6
 
@@ -31,26 +31,33 @@ NUM_WRONG_FILE = 6
 def gold_policy(env: CodeRepairEnv, task: Task) -> ScriptedPolicy:
     """Reads the buggy file, then applies the gold patch one `edit_file` call per turn, then submits."""
     look = ToolCall(id="look", name="read_file", arguments={"path": task.meta["file"], "start": 1, "end": 40})
-    return ScriptedPolicy([Action(tool_calls=[look])] + [Action(tool_calls=[c]) for c in env.reference_action(task).tool_calls])
+    edits = [Action(tool_calls=[c]) for c in env.reference_action(task).tool_calls]
+    return ScriptedPolicy([Action(tool_calls=[look]), *edits])
 
 
-def wrong_file_policy(task: Task) -> ScriptedPolicy:
-    """Makes a real, compiling edit to a source file other than the buggy one, then submits."""
+def other_source_line(task: Task) -> tuple[str, str] | None:
+    """(path, a `def` line that occurs once in it) in a source file other than the buggy one; None if there is none."""
     repo = materialize(expand_path(task.data["repo"]))
-    others = sorted(p for p in repo.rglob("*.py") if is_source_file(p.relative_to(repo).as_posix())
-                    and p.relative_to(repo).as_posix() != task.meta["file"])  # fmt: skip
-    for path in others:
-        text = path.read_text()
-        lines = [ln for ln in text.splitlines() if ln.lstrip().startswith("def ") and ln.endswith(":")]
-        unique = [ln for ln in lines if text.count(ln) == 1]
-        if unique:
-            rel = path.relative_to(repo).as_posix()
-            edit = ToolCall(id="e", name="edit_file", arguments={"path": rel, "old": unique[0], "new": unique[0] + "  # checked"})
-            return ScriptedPolicy([Action(tool_calls=[edit]), Action(tool_calls=[ToolCall(id="s", name="submit", arguments={})])])
-    raise AssertionError(f"{task.id}: no other source file to edit")
+    for path in sorted(repo.rglob("*.py")):
+        rel = path.relative_to(repo).as_posix()
+        if is_source_file(rel) and rel != task.meta["file"]:
+            text = path.read_text()
+            unique = [ln for ln in text.splitlines() if ln.lstrip().startswith("def ") and ln.endswith(":")
+                      and text.count(ln) == 1]  # fmt: skip
+            if unique:
+                return rel, unique[0]
+    return None
 
 
-async def play_all(tasks: list[Task]) -> list[tuple[float, float, float | None]]:
+def wrong_file_policy(path: str, line: str) -> ScriptedPolicy:
+    """Makes a real, compiling edit to a source file other than the buggy one, then submits."""
+    edit = ToolCall(id="e", name="edit_file", arguments={"path": path, "old": line, "new": line + "  # checked"})
+    submit = ToolCall(id="s", name="submit", arguments={})
+    return ScriptedPolicy([Action(tool_calls=[edit]), Action(tool_calls=[submit])])
+
+
+async def play_all(tasks: list[Task], wrong_edits: dict[str, tuple[str, str]]
+                   ) -> list[tuple[float, float, float | None]]:  # fmt: skip
     """(gold policy reward, submit-at-once reward, wrong-file reward or None) per task, two envs at a time."""
     submit_now = ScriptedPolicy([Action(tool_calls=[ToolCall(id="s", name="submit", arguments={})])])
 
@@ -62,9 +69,13 @@ async def play_all(tasks: list[Task]) -> list[tuple[float, float, float | None]]
                 gold = await run_episode(env, gold_policy(env, task), task, seed=0)
                 noop = await run_episode(env, submit_now, task, seed=0)
                 assert gold.error is None and noop.error is None, (task.id, gold.info, noop.info)
-                assert gold.num_tool_errors == 0, task.id
-                wrong = await run_episode(env, wrong_file_policy(task), task, seed=0) if i < NUM_WRONG_FILE else None
-                out.append((i, (gold.reward, noop.reward, None if wrong is None else wrong.reward)))
+                assert gold.num_tool_errors == 0 and gold.terminated, task.id
+                wrong = None
+                if task.id in wrong_edits:
+                    played = await run_episode(env, wrong_file_policy(*wrong_edits[task.id]), task, seed=0)
+                    assert played.num_tool_errors == 0 and played.terminated, task.id
+                    wrong = played.reward
+                out.append((i, (gold.reward, noop.reward, wrong)))
         finally:
             await env.close()
         return out
@@ -82,7 +93,7 @@ def test_a_hundred_validated_tasks_from_three_pypi_projects(tmp_path):
     out = tmp_path / "code.jsonl"
     funnels = [synthesize(SynthConfig(project=spec, out=out, n=QUOTAS[spec.name], seed=0, num_workers=2,
                                       min_timeout_s=10.0)) for spec in specs]  # fmt: skip
-    for funnel, project in zip(funnels, projects):
+    for funnel, project in zip(funnels, projects, strict=True):
         assert funnel.pass_rate >= 0.8 and funnel.kept == QUOTAS[project.name], funnel.summary()
         assert funnel.candidates >= funnel.compiled >= funnel.failing >= funnel.validated >= funnel.kept
     tasks = load_tasks(out)
@@ -96,7 +107,15 @@ def test_a_hundred_validated_tasks_from_three_pypi_projects(tmp_path):
         assert t.data["repo"].startswith("$AGENTGYM_CACHE/code/projects/") or t.data["repo"].startswith("/")
         assert not reveals_patch(t.prompt, t.data["bug_patch"])
 
+    assert all(t.data["venv"].startswith("$AGENTGYM_CACHE/code/venvs/") for t in tasks)
+
     sample = random.Random(0).sample(tasks, NUM_SAMPLED)
-    results = asyncio.run(play_all(sample))
+    wrong_edits: dict[str, tuple[str, str]] = {}
+    for task in sample:  # the first sampled tasks whose repository has a second source file
+        found = other_source_line(task) if len(wrong_edits) < NUM_WRONG_FILE else None
+        if found is not None:
+            wrong_edits[task.id] = found
+    assert len(wrong_edits) == NUM_WRONG_FILE
+    results = asyncio.run(play_all(sample, wrong_edits))
     assert [(g, n) for g, n, _ in results] == [(1.0, 0.0)] * NUM_SAMPLED, [t.id for t in sample]
-    assert [w for _, _, w in results[:NUM_WRONG_FILE]] == [0.0] * NUM_WRONG_FILE
+    assert [w for _, _, w in results if w is not None] == [0.0] * NUM_WRONG_FILE
