@@ -52,3 +52,10 @@ def test_synth_general_unknown_category_is_one_clear_error(tmp_path):
     result = CliRunner().invoke(app, ["synth", "general", "--category", "nope", "--n", "2", "--out", str(tmp_path)])
     assert result.exit_code == 2
     assert "unknown categories ['nope']" in result.output
+
+
+def test_synth_code_lists_default_projects_and_requires_a_project():
+    result = CliRunner().invoke(app, ["synth", "code", "--list"])
+    assert result.exit_code == 0 and "toolz==" in result.output and "inflection==" in result.output
+    result = CliRunner().invoke(app, ["synth", "code"])
+    assert result.exit_code == 2 and "--project is required" in result.output
