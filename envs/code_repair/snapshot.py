@@ -13,43 +13,10 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from agentgym.envs.code_repair.taskdata import cache_root
+from agentgym.cache import cache_root
+from agentgym.filetree import SKIP_DIRS, iter_files, tree_sha256
 
-SKIP_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", ".pytest_cache", ".mypy_cache", ".tox", ".nox", ".venv"})
-"""Folders that are never part of a snapshot (VCS data, caches, virtualenvs)."""
-
-
-def iter_files(root: str | Path) -> list[str]:
-    """Relative paths of the regular files (and symlinks) of a snapshot, sorted, caches and VCS folders skipped."""
-    root = str(root)
-    out: list[str] = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.endswith(".egg-info"))
-        for name in filenames:
-            if name.endswith((".pyc", ".pyo")):
-                continue
-            out.append(os.path.relpath(os.path.join(dirpath, name), root).replace(os.sep, "/"))
-    return sorted(out)
-
-
-def tree_sha256(root: str | Path) -> str:
-    """Hash of a snapshot's content: every file's path, executable bit and bytes (symlinks by their target).
-
-    Synthesis pipelines compute the same function over the same tree; the two must stay identical.
-    """
-    digest = hashlib.sha256()
-    for rel in iter_files(root):
-        full = os.path.join(str(root), rel)
-        if os.path.islink(full):
-            kind, content = "l", os.readlink(full).encode()
-        else:
-            kind = "x" if os.stat(full).st_mode & 0o111 else "f"
-            with open(full, "rb") as f:
-                content = f.read()
-        digest.update(f"{rel}\0{kind}\0{len(content)}\0".encode())
-        digest.update(content)
-    return digest.hexdigest()
-
+__all__ = ["SKIP_DIRS", "iter_files", "materialize", "tree_sha256"]
 
 def materialize(repo: str) -> Path:
     """The snapshot as a directory: `repo` itself, or an archive unpacked once under the cache (atomically).

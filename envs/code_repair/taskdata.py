@@ -13,22 +13,13 @@ Everything is plain JSON so that synthesis pipelines write tasks without importi
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from agentgym.cache import CACHE_ENV, cache_root
 
-CACHE_ENV = "AGENTGYM_CACHE"
 HIDDEN_FIELDS = ("bug_patch", "gold_patch", "eval_patch", "fail_to_pass", "pass_to_pass")
 """`data` fields the agent never sees: the env shows only the prompt and the repository."""
-
-
-def cache_root() -> Path:
-    """``$AGENTGYM_CACHE`` when set, else ``$XDG_CACHE_HOME/agentgym`` or ``~/.cache/agentgym``."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV]).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "agentgym"
 
 
 def expand_path(path: str) -> str:

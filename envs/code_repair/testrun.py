@@ -7,7 +7,7 @@ import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from agentgym.envs.code_repair.junit import PASSED, TestOutcome, parse_junit
+from agentgym.junit import PASSED, TestOutcome, parse_junit
 from agentgym.envs.code_repair.taskdata import RepoTaskData
 from agentgym.sandbox import ExecResult, Sandbox
 

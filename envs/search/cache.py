@@ -3,22 +3,13 @@
 from __future__ import annotations
 
 import fcntl
-import os
 import sys
 from pathlib import Path
 
 from agentgym.envs.search.builder import PYTHON_DOCS, IndexConfig, build_index
 from agentgym.envs.search.index import IndexFormatError, read_manifest
+from agentgym.cache import cache_root
 
-CACHE_ENV = "AGENTGYM_CACHE"
-
-
-def cache_root() -> Path:
-    """``$AGENTGYM_CACHE`` when set, else ``$XDG_CACHE_HOME/agentgym`` or ``~/.cache/agentgym``."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV]).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "agentgym"
 
 
 def default_index_path() -> Path:

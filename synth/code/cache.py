@@ -3,20 +3,11 @@
 from __future__ import annotations
 
 import fcntl
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from agentgym.cache import CACHE_ENV, cache_root
 
-CACHE_ENV = "AGENTGYM_CACHE"
-
-
-def cache_root() -> Path:
-    """``$AGENTGYM_CACHE`` when set, else ``$XDG_CACHE_HOME/agentgym`` or ``~/.cache/agentgym``."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV]).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "agentgym"
 
 
 def code_cache() -> Path:

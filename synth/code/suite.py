@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agentgym.sandbox import LocalSandbox, SandboxConfig, SandboxLimits
-from agentgym.synth.code.junit import parse_outcomes
+from agentgym.junit import parse_junit
 from agentgym.synth.code.tree import copy_into
 
 JUNIT = ".agentgym-junit.xml"
@@ -116,7 +116,8 @@ class SuiteBox:
         box.run(["rm", "-f", "--", JUNIT], timeout_s=10)
         if xml:
             try:
-                run.outcomes = parse_outcomes(xml, lambda rel: (project.tree / rel).is_file())
+                run.outcomes = {nid: (t.outcome, t.message) for nid, t in
+                                parse_junit(xml, lambda rel: (project.tree / rel).is_file()).items()}
             except ValueError as e:
                 run.problem = str(e)
         if result.timed_out:

@@ -1,4 +1,7 @@
-"""Parse pytest's JUnit XML (`--junitxml`, `junit_family=xunit1`) into outcomes keyed by pytest node id."""
+"""Parse pytest's JUnit XML (`--junitxml`, `junit_family=xunit1`) into outcomes keyed by pytest node id.
+
+Shared by the code_repair env (grading) and the code-task synthesis (validating mutants), so both agree on node ids.
+"""
 
 from __future__ import annotations
 
