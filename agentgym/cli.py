@@ -238,6 +238,47 @@ def search_build_index(
 
 @app.command()
 @friendly
+def train(
+    config: Path = typer.Argument(..., help="a YAML train config (see examples/train_grpo.py)"),
+    resume: bool = typer.Option(False, help="continue exactly from the last checkpoint in the run directory"),
+    out_dir: Optional[str] = typer.Option(None, help="override the config's out_dir"),
+    steps: Optional[int] = typer.Option(None, min=1, help="override the config's number of steps"),
+) -> None:
+    """Mixed GRPO across environments with the embedded model (the DeepSeek-V3.2 techniques are config switches)."""
+    from agentgym.rl.commands import train as run_train
+    from agentgym.rl.config import ConfigError
+
+    if not config.is_file():
+        raise AgentGymError(f"config file {str(config)!r} does not exist")
+    try:
+        records, out = run_train(config, resume=resume, out_dir=out_dir, steps=steps, progress=sys.stderr.isatty())
+    except ConfigError as e:
+        raise AgentGymError(str(e)) from None
+    console.print(f"trained {len(records)} steps; metrics.jsonl, checkpoints and the reward curve are in {out}")
+
+
+@app.command()
+@friendly
+def sft(
+    envs: str = typer.Option(..., help="env names, comma-separated"),
+    policy: str = typer.Option("engine", help="'engine' (the model samples), 'openai:MODEL@URL' or 'scripted:FILE'"),
+    model: str = typer.Option("smollm2-135m", help="pretrained name or a model preset"),
+    out_dir: Path = typer.Option(Path("runs/sft"), help="demos.jsonl and model.safetensors go here"),
+    num_tasks: int = typer.Option(32, min=1, help="tasks per env"),
+    num_samples: int = typer.Option(4, min=1, help="attempts per task (rejection sampling)"),
+    epochs: int = typer.Option(2, min=1, help="passes over the kept trajectories"),
+) -> None:
+    """Cold-start SFT: rejection-sample successful trajectories, fine-tune on assistant tokens only."""
+    from agentgym.rl.commands import sft as run_sft
+
+    summary = run_sft(envs=[e.strip() for e in envs.split(",") if e.strip()], policy=policy, model=model,
+                      out_dir=out_dir, num_tasks=num_tasks, num_samples=num_samples, epochs=epochs,
+                      progress=sys.stderr.isatty())
+    console.print(summary)
+
+
+@app.command()
+@friendly
 def generate(
     prompt: str = typer.Argument(..., help="the user message (or raw text with --no-chat)"),
     model: str = typer.Option("smollm2-135m", help="a model preset with pretrained weights"),

