@@ -2,7 +2,7 @@
 
 The sdists and the shared test venv are cached under ``$AGENTGYM_CACHE`` (CI caches that folder); everything after
 the download runs offline. The three projects have the fastest suites in `reference/code_projects.md` whose tests all
-pass with nothing but pytest. Budget: under 4 minutes on 2 cores, cold cache included (see benchmarks/RESULTS.code.md).
+pass with nothing but pytest. Budget: under 4 minutes on 2 cores, cold cache included (see benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
