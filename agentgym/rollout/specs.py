@@ -1,4 +1,4 @@
-"""Turn a `--policy` string into a Policy: ``openai:MODEL@URL`` or ``scripted:FILE.jsonl`` (one action per line)."""
+"""Turn a `--policy` string into a Policy: ``engine:MODEL``, ``openai:MODEL@URL`` or ``scripted:FILE.jsonl``."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from agentgym.rollout.policy import Policy
 from agentgym.rollout.scripted import ScriptedPolicy
 
 POLICY_FORMS = (
+    "'engine:MODEL' (the embedded engine, e.g. engine:smollm2-135m), "
     "'openai:MODEL@URL' (any OpenAI-compatible endpoint, e.g. openai:my-model@http://127.0.0.1:8000/v1) or "
     "'scripted:FILE' (a JSONL file of actions replayed each episode, e.g. {\"text\": \"...\"})"
 )
@@ -23,6 +24,8 @@ def make_policy(spec: str) -> Policy:
         from agentgym.rollout.openai_policy import OpenAIPolicy
 
         return OpenAIPolicy.from_spec(spec)
+    if kind == "engine":
+        return make_engine_policy(rest or "smollm2-135m")
     if kind == "scripted" and rest:
         path = Path(rest)
         if not path.is_file():
@@ -36,3 +39,15 @@ def make_policy(spec: str) -> Policy:
                     raise PolicySpecError(f"{rest}:{i}: not an action ({str(e).splitlines()[0]})") from None
         return ScriptedPolicy(actions)
     raise PolicySpecError(f"unknown policy {spec!r}; expected {POLICY_FORMS}")
+
+
+def make_engine_policy(model: str) -> Policy:
+    """The embedded engine with pretrained weights (`engine:smollm2-135m`) as a batching Policy."""
+    from agentgym.model import Engine, EngineConfig, load_pretrained
+    from agentgym.model.pretrained import PRETRAINED
+    from agentgym.rollout.engine_policy import EnginePolicy, EnginePolicyConfig
+
+    if model not in PRETRAINED:
+        raise PolicySpecError(f"no pretrained weights for model {model!r}; known: {', '.join(sorted(PRETRAINED))}")
+    net, tokenizer = load_pretrained(model)
+    return EnginePolicy(Engine(net, tokenizer, EngineConfig(max_seq_len=2048)), EnginePolicyConfig())
