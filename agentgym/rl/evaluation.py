@@ -51,8 +51,10 @@ def evaluate(policy: Any, make_env: Callable[[str], Env], tasks: dict[str, Seque
 
     async def play() -> list[list[Trajectory]]:
         config = RolloutConfig(num_samples=1, max_turns=max_turns, concurrency=concurrency, progress=progress)
-        return await asyncio.gather(*(run_episodes(lambda name=name: make_env(name), policy, list(ts), config)
-                                      for name, ts in tasks.items()))
+        runs = [run_episodes(lambda name=name: make_env(name), policy, list(ts), config) for name, ts in tasks.items()]
+        if progress:  # one live progress bar at a time: envs in turn
+            return [await r for r in runs]
+        return await asyncio.gather(*runs)
 
     results = asyncio.run(play())
     scores = {name: [score(t) for t in ts] for name, ts in zip(tasks, results)}

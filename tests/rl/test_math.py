@@ -103,3 +103,17 @@ def test_bootstrap_ci():
     assert narrow.high - narrow.low < wide.high - wide.low
     with pytest.raises(ValueError):
         bootstrap_ci([])
+
+
+def test_evaluate_scores_every_env_with_and_without_progress_bars():
+    from agentgym.api import Action
+    from agentgym.rl.evaluation import evaluate
+    from agentgym.rl.toy import EchoLetterEnv
+    from agentgym.rollout import ScriptedPolicy
+
+    policy = ScriptedPolicy(lambda messages, tools: Action(text=messages[-1].content))
+    tasks = {"one": EchoLetterEnv().sample_tasks(3, seed=0), "two": EchoLetterEnv().sample_tasks(2, seed=1)}
+    for progress in (False, True):
+        scores, trajectories = evaluate(policy, lambda name: EchoLetterEnv(), tasks, score=lambda t: t.reward,
+                                        progress=progress)
+        assert scores == {"one": [1.0] * 3, "two": [1.0] * 2} and len(trajectories) == 5

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from agentgym.model import Transformer, get_preset
 
@@ -39,6 +40,7 @@ def test_only_assistant_tokens_are_trained():
     assert trained == trajectory.messages[1].content + "<|im_end|>\n"
 
 
+@pytest.mark.slow
 def test_sft_loss_falls():
     torch.manual_seed(0)
     tokenizer = CharTokenizer()

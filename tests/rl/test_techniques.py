@@ -125,9 +125,10 @@ def test_keep_sampling_mask_renormalizes_over_the_recorded_support(moe_model):
     segment = _segment(3, advantage=1.0)
     segment.supports = [[t, 0, 2] for t in segment.tokens[1:]]  # top-k support {target, 0, 2}
     batch = collate([segment], pad_id=0)
-    kept = batch_logprobs(moe_model, batch, keep_sampling_mask=True)
-    full = batch_logprobs(moe_model, batch, keep_sampling_mask=False)
-    logits = moe_model(batch.tokens).logits[0, :-1]
+    with torch.no_grad():
+        kept = batch_logprobs(moe_model, batch, keep_sampling_mask=True)
+        full = batch_logprobs(moe_model, batch, keep_sampling_mask=False)
+        logits = moe_model(batch.tokens).logits[0, :-1]
     for p, target in enumerate(segment.tokens[1:]):
         support = torch.tensor([target, 0, 2])
         expected = logits[p, target] - torch.logsumexp(logits[p, support], 0)
