@@ -306,11 +306,11 @@ def test_rollout_with_an_unknown_env(rollout_files):
 
 # --- quickstart ----------------------------------------------------------------------------------------------------
 def test_quickstart_runs_and_writes_trajectories(tmp_path):
-    result = run("quickstart", "--num-tasks", "4", "--n", "2", "--out-dir", tmp_path)
+    result = run("quickstart", "--scripted", "--num-tasks", "4", "--n", "2", "--out-dir", tmp_path)
     assert result.exit_code == 0, result.output
     out = tmp_path / "trajectories.jsonl"
     trajectories = list(read_trajectories(out))
     assert len(trajectories) == 8
     assert all(t.verdict is not None and t.verdict.passed and t.num_turns == 2 for t in trajectories)
-    assert result.stdout.startswith("agentgym quickstart")
+    assert result.stdout.startswith("agentgym quickstart --scripted")
     assert "8 episodes, 16 env steps in " in result.stdout
