@@ -8,6 +8,7 @@ import operator
 from fractions import Fraction
 
 from agentgym.toolenv import ToolError
+from agentgym.pyast import parse
 
 _BINARY = {
     ast.Add: operator.add,
@@ -33,7 +34,7 @@ def evaluate(expression: str) -> int | float:
     if len(expression) > MAX_EXPRESSION_CHARS:
         raise ToolError(f"expression too long ({len(expression)} characters; the limit is {MAX_EXPRESSION_CHARS})")
     try:
-        tree = ast.parse(expression.strip(), mode="eval")
+        tree = parse(expression.strip(), mode="eval")
     except SyntaxError as e:
         raise ToolError(f"cannot parse {expression!r}: {e.msg}") from None
     try:

@@ -10,6 +10,7 @@ from agentgym.api import Task
 from agentgym.envs.code_repair.fixture_repo import FILES, ensure_repo
 from agentgym.envs.code_repair.patch import make_diff
 from agentgym.envs.code_repair.snapshot import tree_sha256
+from agentgym.pyast import parse
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +59,7 @@ def all_test_ids() -> list[str]:
     for path, source in sorted(FILES.items()):
         if not path.startswith("tests/test_"):
             continue
-        for node in ast.parse(source).body:
+        for node in parse(source).body:
             if not (isinstance(node, ast.FunctionDef) and node.name.startswith("test")):
                 continue
             params = [d for d in node.decorator_list if isinstance(d, ast.Call) and "parametrize" in ast.unparse(d.func)]

@@ -11,6 +11,7 @@ import ast
 import copy
 from collections.abc import Iterator
 from dataclasses import dataclass
+from agentgym.pyast import parse
 
 _FLIP_COMPARE: dict[type, type] = {
     ast.Lt: ast.GtE, ast.GtE: ast.Lt, ast.Gt: ast.LtE, ast.LtE: ast.Gt, ast.Eq: ast.NotEq, ast.NotEq: ast.Eq,
@@ -94,7 +95,7 @@ def _statement_variants(stmt: ast.stmt, siblings: list[ast.stmt]) -> Iterator[tu
 def find_mutations(path: str, source: str) -> list[Mutation]:
     """Every mutation of the functions in `source`, in source order. A file that does not parse gives none."""
     try:
-        tree = ast.parse(source)
+        tree = parse(source)
     except (SyntaxError, ValueError):
         return []
     raw = source.encode("utf-8")

@@ -19,7 +19,6 @@ changes the outcome of the next run shows up there as unstable tests, which are 
 
 from __future__ import annotations
 
-import ast
 import asyncio
 import os
 import random
@@ -40,6 +39,7 @@ from agentgym.synth.code.store import TaskStore
 from agentgym.synth.code.suite import Project, SuiteBox, SuiteRun, run_suite
 from agentgym.synth.code.tree import iter_files, tree_sha256
 from agentgym.synth.code.venv import prepare_venv
+from agentgym.pyast import parse
 
 GENERATOR = "agentgym.synth.code"
 NON_SOURCE_PARTS = frozenset({"tests", "test", "testing", "docs", "doc", "examples", "example", "benchmarks",
@@ -226,7 +226,7 @@ class _Run:
         original = self.source(m.path)
         mutated = m.apply(original)
         try:
-            compile(mutated, m.path, "exec", flags=ast.PyCF_ONLY_AST)
+            parse(mutated, m.path)
         except (SyntaxError, ValueError):
             self.store.add_state(key, "does_not_compile")
             return None

@@ -9,6 +9,7 @@ list of plain data methods.
 from __future__ import annotations
 
 import ast
+from agentgym.pyast import parse
 
 SAFE_BUILTINS = {"abs", "all", "any", "bool", "dict", "enumerate", "filter", "float", "int", "isinstance", "len",
                  "list", "map", "max", "min", "range", "reversed", "round", "set", "sorted", "str", "sum", "tuple",
@@ -24,7 +25,7 @@ BANNED_NAMES = {"open", "exec", "eval", "compile", "globals", "locals", "vars", 
 def check_tools_only(source: str, tool_names: list[str]) -> list[str]:
     """Problems found in a solution's source (an empty list means it only calls tools and computes)."""
     try:
-        tree = ast.parse(source)
+        tree = parse(source)
     except SyntaxError as e:
         return [f"does not parse: {e.msg} (line {e.lineno})"]
     problems: list[str] = []
