@@ -120,6 +120,13 @@ class SandboxedKernel:
             except queue.Empty:
                 continue
             if reply["msg_type"] == "kernel_info_reply":
+                # IOPub is a SUB socket that may not be connected yet (ZMQ's slow joiner): a cell whose output and
+                # idle status were published before it joined would hang. Ready means IOPub saw a message too.
+                try:
+                    client.iopub_channel.get_msg(timeout=0.2)
+                except queue.Empty:
+                    client.kernel_info()
+                    continue
                 self._drain(client.iopub_channel)
                 return
         code = self._process.returncode
