@@ -1,0 +1,46 @@
+"""The body of `agentgym serve ENV --http PORT | --mcp`: serve a registered env to other processes."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from agentgym.errors import AgentGymError
+from agentgym.registry import make
+from agentgym.taskio import load_tasks
+
+
+def serve_command(env: str, *, http_port: int | None, use_mcp: bool, host: str = "127.0.0.1",
+                  tasks: Path | None = None, max_sessions: int = 64) -> None:
+    """Serve `env` over HTTP (until Ctrl-C) or over MCP on stdin/stdout (until the client disconnects)."""
+    if (http_port is None) == (not use_mcp):
+        raise AgentGymError("choose one transport: --http PORT or --mcp")
+    if use_mcp:
+        from agentgym.interop.mcp_server import serve_mcp
+
+        serve_mcp(make(env), load_tasks(tasks) if tasks else None)  # stdout is the MCP channel: print nothing
+        return
+    if tasks is not None:
+        raise AgentGymError("--tasks is for --mcp; HTTP clients send their own tasks with POST /reset")
+    from agentgym.interop.http_server import serve_http
+
+    try:
+        server = serve_http(env, host=host, port=http_port or 0, max_sessions=max_sessions)
+    except OSError as e:
+        raise AgentGymError(f"cannot listen on {host}:{http_port}: {e.strerror or e}") from None
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _exit_cleanly)  # `kill` closes the envs (sandboxes, kernels) like Ctrl-C does
+    print(f"serving env {env!r} at {server.url} (GET /health, POST /reset, POST /step); Ctrl-C stops",
+          file=sys.stderr, flush=True)
+    try:
+        server.wait()
+    except KeyboardInterrupt:
+        print("stopped", file=sys.stderr)
+    finally:
+        server.close()
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
