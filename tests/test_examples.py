@@ -20,7 +20,7 @@ def run_example(path: Path, cwd: Path, *args: str) -> subprocess.CompletedProces
 
 
 def test_examples_exist():
-    assert {"register_plugin.py", "evaluate.py", "synthesize_tasks.py"} <= {p.name for p in EXAMPLES}
+    assert {"register_plugin.py", "evaluate.py", "synthesize_tasks.py", "v32_recipe.py"} <= {p.name for p in EXAMPLES}
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])

@@ -1,0 +1,200 @@
+"""`RecipeConfig`: every knob of the V3.2 recipe (model, cold start, RPT, domains, distillation, mixed RL, eval).
+
+Each GRPO run of the recipe is an ordinary `TrainConfig` built from three layers: the recipe-wide `train` section,
+then the stage's own section (domain, `rpt` or `mixed`), then the stage's `train` overrides. All of them are built
+and validated when the file is read, so a bad key anywhere fails before the first stage starts, with one line that
+names it (the message style of `agentgym train`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from agentgym.rl.config import ConfigError, EnvMix, TrainConfig, _describe, parse_config
+
+MODES = ("direct", "thinking")
+"""Distillation modes: `direct` keeps each env's own prompt; `thinking` asks for step-by-step reasoning first."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class BaseModelSection(_Section):
+    """The starting model (the `model` section of a train config, without `checkpoint`)."""
+
+    pretrained: str | None = None
+    """A named pretrained model, e.g. "smollm2-135m"."""
+    preset: str = "tiny"
+    """A model preset with random init and the char tokenizer (used when `pretrained` is unset)."""
+    overrides: dict[str, Any] = Field(default_factory=dict)
+    init_seed: int = 0
+    trainable_layers: int | None = Field(None, ge=0)
+    """Train only the last N blocks plus the final norm, in every stage (None: everything)."""
+    max_seq_len: int = Field(1024, ge=8)
+    max_batch: int = Field(16, ge=1)
+
+
+class RunBudget(_Section):
+    """The size of one GRPO run."""
+
+    steps: int = Field(8, ge=1)
+    groups_per_step: int = Field(2, ge=1)
+    group_size: int = Field(4, ge=2)
+    lr: float = Field(3e-5, gt=0)
+    time_budget_s: float | None = Field(None, gt=0)
+    """Stop after the step during which the run passed this many seconds (None: all steps)."""
+    train: dict[str, Any] = Field(default_factory=dict)
+    """Extra `TrainConfig` fields for this run only (deep-merged over the recipe-wide `train`)."""
+
+
+class ColdStartSection(_Section):
+    """Optional SFT on each env's reference solutions before anything else (a raw small model scores 0 otherwise)."""
+
+    num_demos: int = Field(6, ge=1)
+    """Demonstrations per env of every domain (tasks from seed `seed + 1`)."""
+    epochs: int = Field(4, ge=1)
+    lr: float = Field(3e-4, gt=0)
+    batch_size: int = Field(6, ge=1)
+
+
+class RptSection(RunBudget):
+    """Optional Reinforcement Pre-Training: GRPO on the `rpt` env over a text corpus."""
+
+    env: EnvMix = Field(default_factory=lambda: EnvMix(name="rpt", num_tasks=64))
+    """The RPT env (`kwargs: {task_file: corpus_tasks.jsonl}` points it at your corpus)."""
+
+
+class DomainSection(RunBudget):
+    """One specialist domain: its env mix, KL β and budgets; also its share of the mixed-RL stage."""
+
+    envs: list[EnvMix] = Field(min_length=1)
+    kl_beta: float = Field(0.0, ge=0)
+    """β of the unbiased KL for this domain's sequences, in its specialist run and in mixed RL."""
+    weight: float = Field(1.0, gt=0)
+    """The domain's sampling weight in mixed RL (split over its envs by their own weights)."""
+
+
+class DistillSection(_Section):
+    """Rejection-sampled distillation of the specialists into one generalist."""
+
+    num_tasks: int = Field(16, ge=1)
+    """Held-in tasks per env (from the env's training pool seed)."""
+    num_samples: int = Field(2, ge=1)
+    """Samples per task and mode."""
+    min_reward: float = 1.0
+    """Keep a trajectory iff its env reward is at least this (rejection sampling)."""
+    modes: list[Literal["direct", "thinking"]] = Field(default_factory=lambda: ["direct"], min_length=1)
+    temperature: float = Field(0.7, ge=0)
+    max_new_tokens: int | None = Field(None, ge=1)
+    """Completion length while sampling (None: the eval length)."""
+    epochs: int = Field(2, ge=1)
+    lr: float = Field(1e-4, gt=0)
+    batch_size: int = Field(8, ge=1)
+
+
+class EvalSection(_Section):
+    """Held-out evaluation after every stage: greedy, one sample per task."""
+
+    num_tasks: int = Field(8, ge=1)
+    """Held-out tasks per env."""
+    seed: int = 10_000
+    """Task seed of the held-out set (the training pools use each env's `task_seed`, 0 by default)."""
+    max_new_tokens: int = Field(48, ge=1)
+    max_turns: int = Field(1, ge=1)
+
+
+class RecipeConfig(_Section):
+    """A whole recipe run. `domains` is the only required section."""
+
+    model: BaseModelSection = Field(default_factory=BaseModelSection)
+    seed: int = 0
+    train: dict[str, Any] = Field(default_factory=dict)
+    """`TrainConfig` fields shared by every GRPO run (sampling, loss, techniques, reward, optim, ...)."""
+    cold_start: ColdStartSection | None = None
+    rpt: RptSection | None = None
+    domains: dict[str, DomainSection] = Field(min_length=1)
+    distill: DistillSection = Field(default_factory=DistillSection)
+    mixed: RunBudget = Field(default_factory=RunBudget)
+    eval: EvalSection = Field(default_factory=EvalSection)
+    progress: bool = True
+
+    # the GRPO runs, as train configs
+    def train_config(self, run: RunBudget, envs: list[EnvMix], *, out_dir: str, checkpoint: str | None,
+                     source: str = "recipe") -> TrainConfig:
+        """The `TrainConfig` of one GRPO run: recipe-wide `train`, then the run's budget, then its `train`."""
+        data: dict[str, Any] = _merge(self.train, {
+            "envs": [e.model_dump() for e in envs],
+            "model": {**self.model.model_dump(), "checkpoint": checkpoint},
+            "steps": run.steps, "groups_per_step": run.groups_per_step, "group_size": run.group_size,
+            "optim": {"lr": run.lr}, "time_budget_s": run.time_budget_s, "seed": self.seed,
+            "out_dir": out_dir, "progress": self.progress,
+        })
+        return parse_config(_merge(data, run.train), source=source)
+
+    def domain_envs(self, name: str) -> list[EnvMix]:
+        """A domain's envs with the domain's β."""
+        section = self.domains[name]
+        return [e.model_copy(update={"kl_beta": section.kl_beta}) for e in section.envs]
+
+    def mixed_envs(self) -> list[EnvMix]:
+        """Every domain's envs, weighted so each domain gets `weight / Σ weights` of the groups, with its β."""
+        out = []
+        for name, section in self.domains.items():
+            total = sum(e.weight for e in section.envs)
+            out += [e.model_copy(update={"weight": section.weight * e.weight / total}) for e in self.domain_envs(name)]
+        return out
+
+    def env_kwargs(self) -> dict[str, dict[str, Any]]:
+        """env name -> `make()` kwargs, over every env the recipe uses."""
+        envs = [e for s in self.domains.values() for e in s.envs] + ([self.rpt.env] if self.rpt else [])
+        return {e.name: e.kwargs for e in envs}
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def parse_recipe(data: Any, *, source: str = "recipe") -> RecipeConfig:
+    """Validate a dict and every GRPO run it implies; raises `ConfigError` with one line naming each bad key."""
+    try:
+        config = RecipeConfig.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(f"{source}: {_describe(e)}") from None
+    seen: dict[str, str] = {}
+    for domain, section in config.domains.items():
+        for env in section.envs:
+            if env.name in seen:
+                raise ConfigError(f"{source}: domains.{domain}.envs: env {env.name!r} is already in domain "
+                                  f"{seen[env.name]!r}; an env may belong to one domain only")
+            seen[env.name] = domain
+            if config.rpt is not None and config.rpt.env.name == env.name and config.rpt.env.kwargs != env.kwargs:
+                raise ConfigError(f"{source}: rpt.env.kwargs: env {env.name!r} has other kwargs in domain "
+                                  f"{domain!r}; one env name has one set of kwargs in a recipe")
+    for name, domain in config.domains.items():
+        config.train_config(domain, config.domain_envs(name), out_dir=".", checkpoint=None,
+                            source=f"{source}: domains.{name}")
+    if config.rpt is not None:
+        config.train_config(config.rpt, [config.rpt.env], out_dir=".", checkpoint=None, source=f"{source}: rpt")
+    config.train_config(config.mixed, config.mixed_envs(), out_dir=".", checkpoint=None, source=f"{source}: mixed")
+    return config
+
+
+def load_recipe(path: str | Path) -> RecipeConfig:
+    """Read a YAML recipe config."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such config file")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    return parse_recipe(data or {}, source=str(path))
