@@ -1,7 +1,8 @@
 """Env throughput: `arith` steps/s with 1 vs 256 concurrent episodes (scripted policy), and LocalSandbox overhead.
 
 Baselines measured in the same run: 1 concurrent episode for the env rows; a bare `subprocess.run` of the same
-command for the sandbox row. Usage: `python benchmarks/env_throughput.py [--episodes 2048]`.
+command for the sandbox row; the same env without its warm pool for the episode-start rows (`pool_latency.py`).
+Usage: `python benchmarks/env_throughput.py [--episodes 2048] [--pools-only]`.
 """
 
 from __future__ import annotations
@@ -33,7 +34,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--episodes", type=int, default=2048)
     parser.add_argument("--sandbox-runs", type=int, default=20)
+    parser.add_argument("--pool-episodes", type=int, default=12, help="episodes per row of the warm-pool section")
+    parser.add_argument("--pools-only", action="store_true", help="run only the warm-pool start-latency rows")
     args = parser.parse_args()
+    sys.path.insert(0, str(Path(__file__).parent))
+    from pool_latency import print_pool_rows
+
+    if args.pools_only:
+        print_pool_rows(args.pool_episodes)
+        return
 
     one = measure_env(max(64, args.episodes // 8), 1)
     many = measure_env(args.episodes, 256)
@@ -71,6 +80,9 @@ def main() -> None:
     print("LocalSandbox start-to-exit latency for `python -c pass` (median)")
     for key, value in sb.items():
         print(f"  {key}: {value:.4f}" if isinstance(value, float) else f"  {key}: {value}")
+
+    print()
+    print_pool_rows(args.pool_episodes)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from agentgym.sandbox.errors import (
 )
 from agentgym.sandbox.local import LocalSandbox, arun_once, run_once
 from agentgym.sandbox.output import TRUNCATION_MARKER
+from agentgym.sandbox.pool import SandboxPool, WarmPool, shared_sandbox_pool
 from agentgym.sandbox.protocol import Sandbox, make_sandbox
 from agentgym.sandbox.result import ExecResult
 
@@ -41,8 +42,11 @@ __all__ = [
     "SandboxError",
     "SandboxLimits",
     "SandboxPathError",
+    "SandboxPool",
     "SandboxUnavailable",
+    "WarmPool",
     "arun_once",
     "make_sandbox",
     "run_once",
+    "shared_sandbox_pool",
 ]

@@ -28,6 +28,7 @@ BASE_ENV = {
     "PYTHONDONTWRITEBYTECODE": "1",
     "PYTHONUNBUFFERED": "1",
     "PYTHONNOUSERSITE": "1",
+    "PYTHONHASHSEED": "0",  # reproducible episodes: set/dict-of-str order and hash() the same in every sandbox
     "TMPDIR": "/tmp",
     "TERM": "dumb",
     "USER": "sandbox",

@@ -49,15 +49,19 @@ class ExecResult:
         """The command ran to completion and exited 0."""
         return self.exit_code == 0 and self.killed_by is None and self.error is None
 
-    def summary(self) -> str:
-        """One line saying what happened, e.g. "killed after 5.0 s wall-clock timeout"."""
+    def summary(self, *, timing: bool = True) -> str:
+        """One line saying what happened, e.g. "killed after 5.0 s wall-clock timeout".
+
+        `timing=False` leaves the measured duration out, so the same command gives the same text every time (what
+        an agent sees must not depend on machine load: reproducible episodes).
+        """
         if self.error is not None:
             head = f"sandbox error: {self.error}"
         elif self.killed_by == "timeout":
             head = f"killed after {self.reason or 'the'} wall-clock timeout"
         elif self.killed_by == "memory":
             head = f"MemoryError: {self.reason or 'memory limit'} exceeded (exit code {self.exit_code}"
-            head += f", {self.duration_s:.2f} s)"
+            head += f", {self.duration_s:.2f} s)" if timing else ")"
         elif self.killed_by == "cpu time":
             head = f"killed after exceeding the {self.reason or 'CPU-time limit'} (SIGXCPU)"
         elif self.killed_by == "file size":
@@ -65,7 +69,7 @@ class ExecResult:
         elif self.killed_by is not None:
             head = f"killed by {self.killed_by}" + (f" ({self.reason})" if self.reason else "")
         else:
-            head = f"exited with code {self.exit_code} in {self.duration_s:.2f} s"
+            head = f"exited with code {self.exit_code}" + (f" in {self.duration_s:.2f} s" if timing else "")
         notes = [
             f"{name} truncated"
             for name, cut in (("stdout", self.stdout_truncated), ("stderr", self.stderr_truncated))

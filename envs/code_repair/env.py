@@ -28,7 +28,15 @@ from agentgym.envs.code_repair.workspace import (
     starting_files,
     write_files,
 )
-from agentgym.sandbox import SandboxConfig, SandboxLimits, SandboxPathError, make_sandbox
+from agentgym.sandbox import (
+    ExecResult,
+    SandboxConfig,
+    SandboxError,
+    SandboxLimits,
+    SandboxPathError,
+    make_sandbox,
+    shared_sandbox_pool,
+)
 from agentgym.sandbox.docker import load_docker
 from agentgym.toolenv import ToolEnv, ToolError, tool
 
@@ -50,6 +58,8 @@ class CodeRepairEnv(ToolEnv):
         python_executable: interpreter for tasks without a prepared venv; it must import pytest
             (``pip install 'agentgym[code]'``), checked at the first reset of such a task.
         docker_client: a docker SDK client for the docker backend (tests pass a fake one).
+        pool_size: local sandboxes kept created ahead of time in a process-wide `SandboxPool` per sandbox config
+            (uid leased, working directory made), so a reset takes a ready one; 0 disables it.
     """
 
     name = "code_repair"
@@ -62,7 +72,7 @@ class CodeRepairEnv(ToolEnv):
 
     def __init__(self, *, max_turns: int = 50, backend: str = "local", bash_timeout_s: float = 60.0,
                  max_output_chars: int = 8000, verify_hash: bool = False, python_executable: str | None = None,
-                 docker_client: Any = None, tool_format: str = "auto") -> None:  # fmt: skip
+                 docker_client: Any = None, tool_format: str = "auto", pool_size: int = 0) -> None:  # fmt: skip
         super().__init__(max_turns=max_turns, tool_format=tool_format)
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
@@ -70,6 +80,9 @@ class CodeRepairEnv(ToolEnv):
             raise ValueError(f"bash_timeout_s must be a positive number, got {bash_timeout_s!r}")
         if not isinstance(max_output_chars, int) or max_output_chars < 200:
             raise ValueError(f"max_output_chars must be an int >= 200, got {max_output_chars!r}")
+        if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 0:
+            raise ValueError(f"pool_size must be an integer >= 0, got {pool_size!r}")
+        self.pool_size = pool_size
         self.backend = backend
         self.bash_timeout_s = float(bash_timeout_s)
         self.max_output_chars = max_output_chars
@@ -124,6 +137,8 @@ class CodeRepairEnv(ToolEnv):
         python = f"{venv}/bin/python" if venv else self.python_executable
         limits = SandboxLimits(timeout_s=max(self.bash_timeout_s, data.test_timeout_s), max_processes=128)
         config = SandboxConfig(limits=limits, python_executable=python, ro_binds=(venv,) if venv else ())
+        if self.pool_size:
+            return shared_sandbox_pool(config, size=self.pool_size).acquire()
         return make_sandbox("local", config)
 
     def _docker(self) -> Any:
@@ -164,12 +179,14 @@ class CodeRepairEnv(ToolEnv):
         env = {"PATH": f"{data.venv}/bin:/usr/local/bin:/usr/bin:/bin"} if data.venv else {}  # None on docker
         if data.pythonpath:
             env["PYTHONPATH"] = ":".join(f"{self.box.workdir}/{p}" for p in data.pythonpath)
-        result = await self.box.arun(cmd, timeout_s=self.bash_timeout_s, env=env)
-        parts = [result.summary()]
+        result = _infra_checked(await self.box.arun(cmd, timeout_s=self.bash_timeout_s, env=env))
+        parts = [result.summary(timing=False)]
         if result.stdout:
             parts.append(result.stdout)
         if result.stderr:
             parts.append("[stderr]\n" + result.stderr)
+        if result.timed_out:  # the agent's own command ran too long: its mistake, labelled model_error
+            raise ToolError(self._clip("\n".join(parts)))
         return self._clip("\n".join(parts))
 
     @tool("Show lines start..end (1-based, inclusive) of a file, numbered.",
@@ -203,7 +220,7 @@ class CodeRepairEnv(ToolEnv):
     async def list_dir(self, path: str = ".") -> str:
         result = await self.box.arun(["ls", "-1Ap", "--", path], timeout_s=30)
         if not result.ok:
-            raise ToolError(f"cannot list {path!r}: {result.stderr.strip() or result.summary()}")
+            raise ToolError(f"cannot list {path!r}: {result.stderr.strip() or result.summary(timing=False)}")
         entries = [e for e in result.stdout.splitlines() if e and not e.startswith(".agentgym-")]
         shown = entries[:MAX_LISTED_ENTRIES]
         extra = f"\n... and {len(entries) - len(shown)} more" if len(entries) > len(shown) else ""
@@ -216,6 +233,10 @@ class CodeRepairEnv(ToolEnv):
             raise ToolError("ids must be a list of non-empty strings (pytest node ids or paths)")
         run = await run_tests(self.box, self._run_data(), [i.strip() for i in ids or []], python=self._python(),
                               is_file=self._is_snapshot_file)  # fmt: skip
+        if run.result is not None:
+            _infra_checked(run.result)
+            if run.result.timed_out:  # the agent's code (or a test it broke) hangs: labelled model_error
+                raise ToolError(self._clip(run.summary()))
         return self._clip(run.summary())
 
     @tool("Submit your fix; this ends the episode and runs the grading tests.")
@@ -230,6 +251,8 @@ class CodeRepairEnv(ToolEnv):
             return Verdict(reward=0.0, passed=False, reasons=[self.last_grade["error"]])
         run = await run_tests(self.box, self._run_data(), grading, python=self._python(),
                               is_file=self._is_snapshot_file)  # fmt: skip
+        if run.result is not None:
+            _infra_checked(run.result)  # a grading run the sandbox could not start says nothing about the fix
         return self._grade(run, restored)
 
     # --- grading ------------------------------------------------------------------------------------------------
@@ -332,6 +355,13 @@ class CodeRepairEnv(ToolEnv):
         from agentgym.envs.code_repair.fixture import fixture_tasks
 
         return fixture_tasks(n, seed=seed)
+
+
+def _infra_checked(result: ExecResult) -> ExecResult:
+    """`result`, unless the sandbox itself failed to run the command: that raises, and the step is an env_error."""
+    if result.error is not None:
+        raise SandboxError(f"the sandbox could not run the command: {result.error}")
+    return result
 
 
 def gold_edits(task: Task) -> list[Edit]:

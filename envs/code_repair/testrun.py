@@ -35,14 +35,13 @@ class TestRun:
         return out
 
     def summary(self) -> str:
-        """Counts, then the failing tests with their short messages, written for the agent."""
+        """Counts, then the failing tests with their short messages, written for the agent (no durations, so the same
+        run reads the same every time)."""
         if self.problem and not self.outcomes:
             tail = (self.result.stdout[-1500:] + self.result.stderr[-1500:]).strip() if self.result else ""
             return f"test run failed: {self.problem}" + (f"\n{tail}" if tail else "")
         counts = self.counts()
         head = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no tests ran"
-        if self.result is not None:
-            head += f" in {self.result.duration_s:.2f} s"
         bad = [o for o in self.outcomes.values() if o.outcome in ("failed", "error")]
         lines = [head]
         for o in bad[:MAX_LISTED_FAILURES]:
@@ -91,5 +90,5 @@ async def run_tests(box: Sandbox, data: RepoTaskData, targets: Sequence[str], *,
         except ValueError as e:
             run.problem = run.problem or str(e)
     elif run.problem is None:
-        run.problem = f"pytest wrote no report ({result.summary()})"
+        run.problem = f"pytest wrote no report ({result.summary(timing=False)})"
     return run

@@ -52,6 +52,16 @@ class SandboxRuntime:
         self._last_load: dict[str, Any] | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------------------------------
+    @property
+    def is_alive(self) -> bool:
+        """The worker is running and connected (a pool's health check)."""
+        return self._proc is not None and self._sock is not None and self._proc.is_running
+
+    def start(self) -> None:
+        """Start the worker now instead of at the first request (warm pools)."""
+        if self._sock is None:
+            self._start()
+
     def _start(self) -> None:
         if self._proc is None:
             self._proc = SandboxedProcess(self.config)

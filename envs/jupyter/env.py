@@ -23,7 +23,8 @@ class JupyterEnv(ToolEnv):
 
     Observations of `execute`: stdout, stderr, results and errors as text. A Python exception is an ordinary result.
     A cell past `cell_timeout_s` is interrupted, and a kernel that dies (e.g. `os._exit(1)`) or ignores the interrupt
-    is restarted; both are reported with `error="model_error"`. A kernel that cannot start is an `env_error`.
+    is restarted; both are reported with `error="model_error"`. A kernel that cannot start or be restarted, or that
+    died between cells (not while running the agent's code), is an `env_error`.
 
     Args:
         max_turns: steps before truncation.
@@ -33,6 +34,8 @@ class JupyterEnv(ToolEnv):
         pool: the kernel pool to draw from; None uses the process-wide pool for `kernel` (shared by every env built
             with the same config, closed at interpreter exit).
         pool_size: warm kernels the shared pool keeps (when `pool` is None).
+        keep_warm: the shared pool starts `pool_size` kernels ahead of time in a background thread, tops itself up
+            after each hand-out and replaces dead idle kernels (when `pool` is None); see `KernelPool`.
     """
 
     name = "jupyter"
@@ -44,12 +47,12 @@ class JupyterEnv(ToolEnv):
 
     def __init__(self, *, max_turns: int = 12, difficulty: int = 2, families: tuple[str, ...] = FAMILIES,
                  kernel: KernelConfig | None = None, pool: KernelPool | None = None, pool_size: int = 2,
-                 tool_format: str = "auto") -> None:  # fmt: skip
+                 keep_warm: bool = False, tool_format: str = "auto") -> None:  # fmt: skip
         super().__init__(max_turns=max_turns, tool_format=tool_format)
         generate_tasks(0, difficulty=difficulty, families=families)  # validates both now, not at the first sample
         self.difficulty = difficulty
         self.families = tuple(families)
-        self.pool = pool if pool is not None else shared_pool(kernel, size=pool_size)
+        self.pool = pool if pool is not None else shared_pool(kernel, size=pool_size, keep_warm=keep_warm)
         self.kernel: SandboxedKernel | None = None
 
     @tool("Run Python code in the Jupyter kernel and return its output (stdout, stderr, the last expression's value, "
@@ -57,6 +60,10 @@ class JupyterEnv(ToolEnv):
           code={"type": "string", "description": "Python code to run"})
     async def execute(self, code: str) -> str:
         assert self.kernel is not None  # internal invariant: set by on_reset before any step
+        if not self.kernel.is_alive:  # died between cells, not during the agent's code: the env failed
+            await self.kernel.arestart()
+            raise KernelLost("the kernel died between cells (not during this call) and was restarted: all variables "
+                             "and imports are gone")
         outcome = await self.kernel.aexecute(code)
         text = render(outcome.output, max_chars=self.pool.config.max_output_chars,
                       max_traceback_frames=self.pool.config.max_traceback_frames)  # fmt: skip
@@ -82,7 +89,7 @@ class JupyterEnv(ToolEnv):
     async def on_reset(self, task: Task, seed: int | None) -> None:
         if self.kernel is None:
             self.kernel = await asyncio.to_thread(self.pool.acquire)
-        await self.kernel.areset(task.data.get("files") or {})
+        await self.kernel.areset(task.data.get("files") or {}, seed=seed)
 
     async def aclose(self) -> None:
         if self.kernel is not None:
@@ -95,6 +102,10 @@ class JupyterEnv(ToolEnv):
 
     def sample_tasks(self, n: int, *, seed: int = 0) -> list[Task]:
         return generate_tasks(n, seed=seed, difficulty=self.difficulty, families=self.families)
+
+
+class KernelLost(RuntimeError):
+    """The kernel died outside the agent's code (between cells): an env failure, labelled `env_error`."""
 
 
 def _exit_note(outcome: ExecOutcome) -> str:

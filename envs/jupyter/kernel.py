@@ -225,10 +225,11 @@ class SandboxedKernel:
                 return
 
     # -- episodes -----------------------------------------------------------------------------------------------
-    def reset(self, files: Mapping[str, str | bytes] | None = None) -> None:
+    def reset(self, files: Mapping[str, str | bytes] | None = None, *, seed: int | None = None) -> None:
         """Make the kernel ready for a new episode: an empty namespace (as after `%reset -f`), an empty working
         directory holding `files` (relative paths), cwd there, and a canary cell that must print 42. A kernel that
-        fails the canary, or has served `max_episodes_per_kernel` episodes, is restarted.
+        fails the canary, or has served `max_episodes_per_kernel` episodes, is restarted. With a `seed`, the
+        kernel's `random` and `numpy.random` global generators are seeded from it (reproducible episodes).
 
         Raises:
             KernelStartError: the kernel could not be made healthy.
@@ -246,7 +247,7 @@ class SandboxedKernel:
             "get_ipython().reset(new_session=False)\n"  # what `%reset -f` does, minus its full gc.collect()
             "__import__('gc').freeze()\n"  # survivors are modules: later resets' collections skip them
             f"__import__('os').chdir({self.work_dir!r})\n"
-            "get_ipython().execution_count = 1\n" + _CANARY
+            "get_ipython().execution_count = 1\n" + _seed_code(seed) + _CANARY
         )
         for attempt in range(2):
             self._drain(self._client.control_channel)
@@ -279,12 +280,25 @@ class SandboxedKernel:
             self._io, lambda: self.execute(code, timeout_s=timeout_s)
         )
 
-    async def areset(self, files: Mapping[str, str | bytes] | None = None) -> None:
-        await asyncio.get_running_loop().run_in_executor(self._io, self.reset, files)
+    async def arestart(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._io, self.restart)
+
+    async def areset(self, files: Mapping[str, str | bytes] | None = None, *, seed: int | None = None) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._io, lambda: self.reset(files, seed=seed))
 
     def __repr__(self) -> str:
         state = "closed" if self.is_closed else ("alive" if self.is_alive else "dead")
         return f"SandboxedKernel(uid={self.uid}, starts={self.num_starts}, {state})"
+
+
+def _seed_code(seed: int | None) -> str:
+    """Cell lines seeding the kernel's global generators (numpy only where installed); nothing for no seed."""
+    if seed is None:
+        return ""
+    value = int(seed) % 2**32
+    return (f"__import__('random').seed({value})\n"
+            "try:\n    import numpy as __np\nexcept ImportError:\n    pass\n"
+            f"else:\n    __np.random.seed({value}); del __np\n")
 
 
 __all__ = ["ExecOutcome", "KernelStartError", "SandboxedKernel"]

@@ -117,7 +117,7 @@ async def test_read_list_bash_and_run_tests(env):
     assert read.splitlines()[-1] == "34 |     return [tuple(xs[i : i + n]) for i in range(len(xs) - n)]"
     assert listing.splitlines()[1:] == ["__init__.py", "numbers.py", "seqs.py", "text.py"]
     assert "range(len(xs) - n)]" in bash and bash.startswith("exited with code 0")
-    assert tests.splitlines()[0].startswith("1 failed, 5 passed in ")
+    assert tests.splitlines()[0] == "1 failed, 5 passed"  # no duration: reproducible
     assert tests.splitlines()[1].startswith("FAILED tests/test_seqs.py::test_window: assert")
     assert bad == "error: 'minilib' is a directory; use list_dir"
 
@@ -134,7 +134,7 @@ async def test_destructive_commands_are_contained_and_the_next_episode_is_clean(
     )  # fmt: skip
     rm, hang, fork, alive = (m.content for m in result.observation.messages)
     assert rm.splitlines()[1] == "0"
-    assert hang.startswith("killed after") and "timeout" in hang
+    assert hang.startswith("error: killed after") and "timeout" in hang and result.error == "model_error"
     assert "alive" in alive
     again = await play(env, task, *env.reference_action(task).tool_calls)
     assert again.reward == 1.0
