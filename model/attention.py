@@ -8,7 +8,7 @@ from torch import nn
 
 from .cache import LayerCache
 from .config import ModelConfig
-from .layers import Rotary
+from .layers import Linear, Rotary
 
 
 class GQA(nn.Module):
@@ -21,10 +21,10 @@ class GQA(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.n_heads, self.n_kv_heads, self.head_dim = cfg.n_heads, cfg.kv_heads, cfg.head_size
-        self.wq = nn.Linear(cfg.dim, self.n_heads * self.head_dim, bias=False)
-        self.wk = nn.Linear(cfg.dim, self.n_kv_heads * self.head_dim, bias=False)
-        self.wv = nn.Linear(cfg.dim, self.n_kv_heads * self.head_dim, bias=False)
-        self.wo = nn.Linear(self.n_heads * self.head_dim, cfg.dim, bias=False)
+        self.wq = Linear(cfg.dim, self.n_heads * self.head_dim)
+        self.wk = Linear(cfg.dim, self.n_kv_heads * self.head_dim)
+        self.wv = Linear(cfg.dim, self.n_kv_heads * self.head_dim)
+        self.wo = Linear(self.n_heads * self.head_dim, cfg.dim)
         self.rotary = Rotary(self.head_dim, cfg, interleaved=False)
 
     def forward(self, x: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor,

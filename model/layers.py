@@ -1,4 +1,5 @@
-"""Basic layers: RMSNorm, rotary embeddings (interleaved and NeoX, with YaRN), and the SwiGLU MLP."""
+"""Basic layers: RMSNorm, rotary embeddings (interleaved and NeoX, with YaRN), the SwiGLU MLP, and a decode-friendly
+linear."""
 
 from __future__ import annotations
 
@@ -9,6 +10,35 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import ModelConfig
+
+# A decode step multiplies a few activation rows by every weight matrix. For such shapes MKL's sgemm runs
+# weight @ x.T (the weight as the non-transposed operand) markedly faster than F.linear's x @ weight.T: on the
+# SmolLM2-135M decode matmuls, 1.3-2x less CPU time at 2-16 rows (benchmarks/RESULTS.md, issue 4). Same products,
+# summed in a different order (differences at fp32 rounding level), so it is used only where no autograd graph
+# is built, for fp32 CPU tensors and weights big enough for the call overhead not to matter.
+SKINNY_MAX_ROWS = 16
+SKINNY_MIN_WEIGHT_NUMEL = 1 << 16
+
+
+def linear(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """F.linear(x, weight) without bias: (..., in) x (out, in) -> (..., out); weight-major GEMM for few rows."""
+    rows = x.numel() // max(1, x.shape[-1])
+    if (0 < rows <= SKINNY_MAX_ROWS and weight.numel() >= SKINNY_MIN_WEIGHT_NUMEL
+            and x.dtype == weight.dtype == torch.float32 and x.device.type == "cpu"
+            and not (torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad))):
+        out = torch.mm(weight, x.reshape(rows, x.shape[-1]).t()).t().contiguous()
+        return out.view(*x.shape[:-1], weight.shape[0])
+    return F.linear(x, weight)
+
+
+class Linear(nn.Linear):
+    """nn.Linear (no bias) whose forward is `linear`; same parameters and state-dict names."""
+
+    def __init__(self, in_features: int, out_features: int) -> None:
+        super().__init__(in_features, out_features, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return linear(x, self.weight)
 
 
 class RMSNorm(nn.Module):
@@ -111,9 +141,9 @@ class MLP(nn.Module):
 
     def __init__(self, dim: int, inter_dim: int) -> None:
         super().__init__()
-        self.w1 = nn.Linear(dim, inter_dim, bias=False)
-        self.w2 = nn.Linear(inter_dim, dim, bias=False)
-        self.w3 = nn.Linear(dim, inter_dim, bias=False)
+        self.w1 = Linear(dim, inter_dim)
+        self.w2 = Linear(inter_dim, dim)
+        self.w3 = Linear(dim, inter_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (..., dim) -> (..., dim)."""

@@ -1,4 +1,5 @@
-"""Byte-level BPE tokenizer built from GGUF metadata with the `tokenizers` library, plus ChatML rendering."""
+"""Byte-level BPE tokenizer built from GGUF metadata with the `tokenizers` library, plus chat rendering (ChatML, or the
+DeepSeek-V3 format of `deepseek_template`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from . import deepseek_template as deepseek
+
+CHAT_TEMPLATES = ("chatml", "deepseek")
 CONTROL_TOKEN_TYPE = 3
 USER_DEFINED_TOKEN_TYPE = 4
 SMOLLM2_DEFAULT_SYSTEM = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
@@ -31,13 +35,18 @@ class Tokenizer:
         bos_id, eos_id, pad_id: special ids (SmolLM2: 1 `<|im_start|>`, 2 `<|im_end|>`, 2).
         default_system: system prompt injected when a conversation does not start with one (None: never).
         stop_ids: ids that end an assistant turn.
+        template: the chat format `render_chat` writes: "chatml" or "deepseek" (see `with_template`).
     """
 
-    def __init__(self, backend: Any, bos_id: int, eos_id: int, pad_id: int, default_system: str | None) -> None:
+    def __init__(self, backend: Any, bos_id: int, eos_id: int, pad_id: int, default_system: str | None,
+                 template: str = "chatml") -> None:
+        if template not in CHAT_TEMPLATES:
+            raise ValueError(f"chat template must be one of {CHAT_TEMPLATES}, got {template!r}")
         self.backend = backend
         self.bos_id, self.eos_id, self.pad_id = bos_id, eos_id, pad_id
         self.default_system = default_system
         self.stop_ids = [eos_id]
+        self.template = template
 
     @classmethod
     def from_gguf_metadata(cls, metadata: dict[str, Any]) -> Tokenizer:
@@ -72,8 +81,33 @@ class Tokenizer:
         template = metadata.get("tokenizer.chat_template", "")
         default_system = SMOLLM2_DEFAULT_SYSTEM if SMOLLM2_DEFAULT_SYSTEM in template else None
         eos = int(metadata.get("tokenizer.ggml.eos_token_id", 0))
-        return cls(backend, bos_id=int(metadata.get("tokenizer.ggml.bos_token_id", eos)), eos_id=eos,
-                   pad_id=int(metadata.get("tokenizer.ggml.padding_token_id", eos)), default_system=default_system)
+        tokenizer = cls(backend, bos_id=int(metadata.get("tokenizer.ggml.bos_token_id", eos)), eos_id=eos,
+                        pad_id=int(metadata.get("tokenizer.ggml.padding_token_id", eos)),
+                        default_system=default_system)
+        return tokenizer.with_template("deepseek") if deepseek.ASSISTANT in template else tokenizer
+
+    def with_template(self, name: str) -> Tokenizer:
+        """This vocabulary with chat format `name` ("chatml" or "deepseek").
+
+        "deepseek" adds the DeepSeek markers the vocabulary lacks as added tokens after its last id (a model needs
+        `vocab_size >= tokenizer.vocab_size`): `<｜begin▁of▁sentence｜>` and `<｜end▁of▁sentence｜>` as special tokens
+        (they become `bos_id`, `eos_id` = `pad_id`, and are dropped by `decode(skip_special_tokens=True)`), `<｜User｜>`,
+        `<｜Assistant｜>`, the tool-call/tool-output markers, `<think>` and `</think>` as ordinary added tokens (one id
+        each, kept in decoded text so the env can parse calls and reasoning out of a reply).
+        """
+        if name not in CHAT_TEMPLATES:
+            raise ValueError(f"chat template must be one of {CHAT_TEMPLATES}, got {name!r}")
+        if name == "chatml" or name == self.template:
+            return Tokenizer(self.backend, self.bos_id, self.eos_id, self.pad_id, self.default_system, name)
+        from tokenizers import AddedToken
+        from tokenizers import Tokenizer as HFTokenizer
+
+        backend = HFTokenizer.from_str(self.backend.to_str())
+        backend.add_special_tokens([AddedToken(t, normalized=False, special=True) for t in deepseek.SPECIAL_TOKENS])
+        backend.add_tokens([AddedToken(t, normalized=False, special=False) for t in deepseek.MARKER_TOKENS])
+        eos = backend.token_to_id(deepseek.EOS)
+        return Tokenizer(backend, bos_id=backend.token_to_id(deepseek.BOS), eos_id=eos, pad_id=eos,
+                         default_system=None, template="deepseek")
 
     @property
     def vocab_size(self) -> int:
@@ -91,7 +125,8 @@ class Tokenizer:
 
     def render_chat(self, messages: list[dict], tools: list[dict] | None = None,
                     add_generation_prompt: bool = True) -> str:
-        """ChatML text of a conversation (SmolLM2's template; Hermes-style tools when `tools` is given).
+        """Chat text of a conversation: ChatML (SmolLM2's template; Hermes-style tools when `tools` is given), or with
+        `template == "deepseek"` the DeepSeek-V3 format (`deepseek_template.render_deepseek`).
 
         Messages are `{"role": "system"|"user"|"assistant"|"tool", "content": str}`; an assistant message may carry
         `tool_calls: [{"name": ..., "arguments": {...}}]` (OpenAI's `{"function": {...}}` wrapper is accepted).
@@ -102,6 +137,8 @@ class Tokenizer:
         "<|im_start|>system\\nYou are a helpful AI assistant named SmolLM, ...<|im_end|>\\n<|im_start|>user\\nhi"
         "<|im_end|>\\n<|im_start|>assistant\\n".
         """
+        if self.template == "deepseek":
+            return deepseek.render_deepseek(list(messages), tools, add_generation_prompt)
         messages = list(messages)
         has_system = bool(messages) and messages[0].get("role") == "system"
         if not has_system and (self.default_system is not None or tools):

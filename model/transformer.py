@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from .block import Block
 from .cache import Cache
 from .config import ModelConfig
-from .layers import RMSNorm, causal_mask
+from .layers import RMSNorm, causal_mask, linear
 from .moe import Routing, sequence_balance_loss
 from .mtp import MTPLayer
 
@@ -44,24 +45,30 @@ class Transformer(nn.Module):
     Attributes:
         embed: (vocab, dim); layers: blocks; norm: final RMSNorm; head: (vocab, dim) or None when tied;
         mtp: MTP modules (depth n_mtp_layers), sharing embed and head.
+        activation_checkpointing: when True, a cache-free forward under autograd keeps only each block's input and
+            recomputes the block in backward (torch.utils.checkpoint): less memory, about one more forward of compute.
     """
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        self.embed = nn.Embedding(cfg.vocab_size, cfg.dim)
-        nn.init.normal_(self.embed.weight, std=cfg.dim ** -0.5)
+        if torch.empty(0).device.type == "meta":  # built for a loader: skip init (normal_ on meta imports dynamo)
+            self.embed = nn.Embedding(cfg.vocab_size, cfg.dim, _weight=torch.empty(cfg.vocab_size, cfg.dim))
+        else:
+            self.embed = nn.Embedding(cfg.vocab_size, cfg.dim)
+            nn.init.normal_(self.embed.weight, std=cfg.dim ** -0.5)
         self.layers = nn.ModuleList(Block(cfg, is_moe) for is_moe in cfg.is_moe_layer)
         self.norm = RMSNorm(cfg.dim, cfg.norm_eps)
         self.head = None if cfg.tie_embeddings else nn.Linear(cfg.dim, cfg.vocab_size, bias=False)
         self.mtp = nn.ModuleList(MTPLayer(cfg) for _ in range(cfg.n_mtp_layers))
         self.num_moe_layers = sum(cfg.is_moe_layer)
+        self.activation_checkpointing = False  # recompute each block in backward instead of keeping its activations
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """Final norm + head in fp32: (..., dim) -> (..., vocab)."""
         h = self.norm(hidden)
         weight = self.embed.weight if self.head is None else self.head.weight
-        return F.linear(h, weight).float()
+        return linear(h, weight).float()
 
     def forward(self, tokens: torch.Tensor, positions: torch.Tensor | None = None, cache: Cache | None = None, *,
                 num_keys: int | None = None, forced_experts: torch.Tensor | None = None,
@@ -97,8 +104,12 @@ class Transformer(nn.Module):
             forced = None
             if forced_experts is not None and self.cfg.is_moe_layer[i]:
                 forced = forced_experts[:, :, moe_i]
-            x, routing = layer(x, positions, mask, None if cache is None else cache.layers[i], num_keys,
-                               forced, aux, attn_impl, detach_indexer)
+            args = (x, positions, mask, None if cache is None else cache.layers[i], num_keys, forced, aux, attn_impl,
+                    detach_indexer)
+            if self.activation_checkpointing and cache is None and aux is None and torch.is_grad_enabled():
+                x, routing = checkpoint(layer, *args, use_reentrant=False)
+            else:
+                x, routing = layer(*args)
             if routing is not None:
                 routings.append(routing)
                 moe_i += 1

@@ -27,11 +27,12 @@ def token_loss_torch(
 ) -> torch.Tensor:
     """CPU kernel: ``weights · (-min(r·A, clip(r)·A)·keep + β·(π_θ/π_old)(π_ref/π_θ - log(π_ref/π_θ) - 1))``.
 
-    Shapes: log_ratio, logprobs, old_logprobs, ref_logprobs, weights (B, T); advantages, keep, betas (B,).
-    ``log_ratio`` is the ratio used by the surrogate (per token, or the GSPO sequence ratio broadcast over T).
+    Shapes: log_ratio, logprobs, old_logprobs, ref_logprobs, weights (B, T); keep, betas (B,); advantages (B,) or
+    (B, T) (per-token advantages, turn-level credit). ``log_ratio`` is the ratio used by the surrogate (per token, or
+    the GSPO sequence ratio broadcast over T).
     """
     ratio = torch.exp(log_ratio)
-    adv = advantages[:, None]
+    adv = _per_token(advantages)
     clipped = torch.clamp(ratio, 1 - clip_low, 1 + clip_high)
     loss = -torch.minimum(ratio * adv, clipped * adv) * keep[:, None].to(ratio.dtype)
     if ref_logprobs is not None:
@@ -57,7 +58,8 @@ def grpo_loss(
     Args:
         logprobs: (B, T) π_θ logprobs of the sampled tokens, differentiable.
         old_logprobs: (B, T) logprobs under the sampling policy π_old.
-        advantages: (B,) one advantage per sequence.
+        advantages: (B,) one advantage per sequence, or (B, T) one per token (turn-level credit). With (B, T) the
+            off-policy mask reads the sign of the sequence's mean advantage over its loss tokens.
         loss_mask: (B, T) bool or 0/1; 0 for padding, prompt and tool-output tokens.
         config: the loss knobs.
         token_loss: the per-token kernel chosen by the dispatcher.
@@ -80,6 +82,19 @@ def grpo_loss(
     return GRPOLossOutput(loss=per_token.sum(), metrics=metrics)
 
 
+def _per_token(advantages: torch.Tensor) -> torch.Tensor:
+    """(B, 1) for per-sequence advantages (broadcast over T), the (B, T) tensor itself for per-token ones."""
+    return advantages[:, None] if advantages.dim() == 1 else advantages
+
+
+def sequence_advantages(advantages: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """(B,) advantage per sequence: itself, or for (B, T) advantages the mean over the sequence's loss tokens."""
+    if advantages.dim() == 1:
+        return advantages
+    mask = mask.to(advantages.dtype)
+    return (advantages * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)
+
+
 def _sequence_terms(logprobs, old_logprobs, advantages, loss_mask, config):
     """The float mask, tokens per sequence, the surrogate's log-ratio (token or GSPO) and the off-policy keep flags."""
     mask = loss_mask.to(logprobs.dtype)
@@ -94,7 +109,7 @@ def _sequence_terms(logprobs, old_logprobs, advantages, loss_mask, config):
     keep = torch.ones(num_seqs, dtype=torch.bool, device=logprobs.device)
     if config.off_policy_threshold is not None:
         mean_stale = -(token_log_ratio.detach() * mask).sum(dim=1) / counts.clamp(min=1)
-        keep = ~((advantages < 0) & (mean_stale > config.off_policy_threshold))
+        keep = ~((sequence_advantages(advantages, mask) < 0) & (mean_stale > config.off_policy_threshold))
     return mask, counts, log_ratio, keep
 
 
@@ -123,7 +138,7 @@ def grpo_metrics(
         mask, counts, log_ratio, keep = _sequence_terms(logprobs, old_logprobs, advantages, loss_mask, config)
         num_tokens = mask.sum().clamp(min=1)
         ratio = torch.exp(log_ratio)
-        adv = advantages[:, None]
+        adv = _per_token(advantages)
         clipped = ((ratio < 1 - config.clip_low) & (adv < 0)) | ((ratio > 1 + config.clip_high) & (adv > 0))
         zero = mask.new_zeros(())
         kl = zero

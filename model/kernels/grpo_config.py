@@ -17,7 +17,9 @@ class GRPOLossConfig:
 
     Per token t of sequence i, with ``r = π_θ/π_old`` (per token, or the GSPO sequence ratio), the loss is
     ``-min(r·A_i, clip(r, 1-clip_low, 1+clip_high)·A_i) · M_i + β_i · (π_θ/π_old)(π_ref/π_θ - log(π_ref/π_θ) - 1)``,
-    masked by the loss mask and aggregated as ``aggregation`` says. ``M_i`` is the off-policy sequence mask.
+    masked by the loss mask and aggregated as ``aggregation`` says. ``M_i`` is the off-policy sequence mask. With
+    per-token advantages (B, T) (turn-level credit) ``A_i`` becomes ``A_it``, and ``M_i`` reads the sign of the mean
+    of ``A_it`` over the sequence's loss tokens.
     """
 
     clip_low: float = 0.2
@@ -32,7 +34,8 @@ class GRPOLossConfig:
     kl_beta: float = 0.0
     """β for the KL term when no per-sample ``beta`` tensor is passed; 0 with no reference logprobs disables it."""
     off_policy_threshold: float | None = None
-    """δ: mask a whole sequence's surrogate iff A_i < 0 and mean_t log(π_old/π_θ) > δ (DeepSeek-V3.2). None = off."""
+    """δ: mask a whole sequence's surrogate iff A_i < 0 (per-token advantages: their mean over the loss tokens) and
+    mean_t log(π_old/π_θ) > δ (DeepSeek-V3.2). None = off."""
     max_tokens: int | None = None
     """The Dr. GRPO normalizer; None uses the padded width T of the batch."""
 

@@ -45,17 +45,23 @@ def grpo_loss_ref(
     beta: torch.Tensor | None = None,
     entropy: torch.Tensor | None = None,
 ) -> GRPOLossOutput:
-    """The GRPO/PPO loss one sequence at a time, each term as written in the papers (see ``GRPOLossConfig``)."""
+    """The GRPO/PPO loss one sequence at a time, each term as written in the papers (see ``GRPOLossConfig``).
+
+    ``advantages`` is (B,) or (B, T); with (B, T) the off-policy mask uses the sign of the mean advantage over the
+    sequence's loss tokens.
+    """
     num_seqs, max_len = logprobs.shape
     betas = beta if beta is not None else torch.full((num_seqs,), config.kl_beta, dtype=logprobs.dtype)
     seq_sums, seq_counts, kept = [], [], []
     num_clipped, kl_sum, entropy_sum = 0, logprobs.new_zeros(()), logprobs.new_zeros(())
     for i in range(num_seqs):
         m = loss_mask[i].bool()
-        lp, old, adv = logprobs[i][m], old_logprobs[i][m], advantages[i]
+        lp, old = logprobs[i][m], old_logprobs[i][m]
+        adv = advantages[i] if advantages.dim() == 1 else advantages[i][m]
         n = int(m.sum())
         if n == 0:
             continue
+        sequence_adv = float(adv) if advantages.dim() == 1 else float(adv.mean())
         token_log_ratio = lp - old
         log_ratio = token_log_ratio.mean().expand(n) if config.importance_level == "sequence" else token_log_ratio
         ratio = torch.exp(log_ratio)
@@ -63,7 +69,7 @@ def grpo_loss_ref(
         surrogate = -torch.minimum(ratio * adv, clipped * adv)
         is_masked = (
             config.off_policy_threshold is not None
-            and float(adv) < 0
+            and sequence_adv < 0
             and float((old - lp.detach()).mean()) > config.off_policy_threshold
         )
         token_loss = surrogate * (0.0 if is_masked else 1.0)

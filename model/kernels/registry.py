@@ -150,9 +150,12 @@ def linear_logprob(
 
 
 def _check_loss_shapes(shape: torch.Size, **tensors: torch.Tensor | None) -> None:
-    """Raise ValueError naming the first loss input whose shape is not (B, T) (or (B,) for per-sequence inputs)."""
+    """Raise ValueError naming the first loss input whose shape is not (B, T) (or (B,) for per-sequence inputs;
+    advantages may be either)."""
     for name, t in tensors.items():
         want = (shape[0],) if name in ("advantages", "beta") else tuple(shape)
+        if name == "advantages" and t is not None and tuple(t.shape) == tuple(shape):
+            continue
         if t is not None and tuple(t.shape) != want:
             raise ValueError(f"{name} must have shape {want}, got {tuple(t.shape)}")
 

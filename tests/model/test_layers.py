@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 from agentgym.model.config import get_preset
 from agentgym.model.layers import RMSNorm, Rotary, causal_mask, yarn_inv_freq
@@ -54,3 +55,20 @@ def test_causal_mask_for_chunked_prefill_has_shape_s_by_start_plus_s():
     mask = causal_mask(pos, start + s)
     assert mask.shape == (2, s, start + s)
     assert mask[0].sum(-1).tolist() == [6, 7, 8]
+
+
+@pytest.mark.parametrize("rows", [1, 3, 16, 40])
+def test_decode_linear_matches_f_linear(rows):
+    from agentgym.model.layers import Linear, linear
+
+    torch.manual_seed(0)
+    weight = torch.randn(1024, 96)  # big enough for the weight-major path
+    x = torch.randn(rows, 1, 96)
+    with torch.inference_mode():
+        torch.testing.assert_close(linear(x, weight), torch.nn.functional.linear(x, weight), rtol=1e-5, atol=1e-5)
+        assert linear(x, weight).is_contiguous()
+    layer = Linear(96, 1024)
+    xg = x.clone().requires_grad_(True)
+    layer(xg).sum().backward()  # autograd path: plain F.linear
+    torch.testing.assert_close(xg.grad, layer.weight.sum(0).expand_as(x))
+    assert list(layer.state_dict()) == ["weight"]

@@ -12,11 +12,12 @@ from .common import accumulation_dtype, int64_rows, scalar_args
 @triton.jit
 def grpo_token_loss_kernel(
     lr_ptr, lp_ptr, old_ptr, ref_ptr, adv_ptr, keep_ptr, beta_ptr, w_ptr, loss_ptr, dlr_ptr, dlp_ptr, bounds_ptr,
-    num_tokens, seq_len, HAS_REF: tl.constexpr, BLOCK: tl.constexpr,
+    num_tokens, seq_len, HAS_REF: tl.constexpr, ADV_PER_TOKEN: tl.constexpr, BLOCK: tl.constexpr,
 ):
     """Per token: loss = w·(-min(rA, clip(r, lo, hi)A)·keep + β·(π_θ/π_old)(π_ref/π_θ - log(π_ref/π_θ) - 1)).
 
-    ``bounds_ptr`` holds (lo, hi) = (1 - clip_low, 1 + clip_high) in the loss dtype.
+    ``bounds_ptr`` holds (lo, hi) = (1 - clip_low, 1 + clip_high) in the loss dtype. ``ADV_PER_TOKEN``: the
+    advantages are (B, T) (one per token) instead of (B,).
 
     d loss/d log r = -w·A·r·keep where the unclipped branch is the minimum, else 0;
     d KL/d logπ_θ = (π_θ/π_old)(logπ_θ - logπ_ref).
@@ -26,7 +27,10 @@ def grpo_token_loss_kernel(
     seq = offs // seq_len
     log_ratio = tl.load(lr_ptr + offs, mask=ok, other=0.0)
     weight = tl.load(w_ptr + offs, mask=ok, other=0.0)
-    adv = tl.load(adv_ptr + seq, mask=ok, other=0.0)
+    if ADV_PER_TOKEN:
+        adv = tl.load(adv_ptr + offs, mask=ok, other=0.0)
+    else:
+        adv = tl.load(adv_ptr + seq, mask=ok, other=0.0)
     keep = tl.load(keep_ptr + seq, mask=ok, other=0.0)
     lower = tl.load(bounds_ptr)
     upper = tl.load(bounds_ptr + 1)
@@ -63,7 +67,7 @@ class TritonTokenLoss(torch.autograd.Function):
         block = 256
         grpo_token_loss_kernel[(triton.cdiv(loss.numel(), block),)](
             *inputs, ref, *per_seq, weights.to(dtype).contiguous(), loss, d_lr, d_lp, bounds, loss.numel(), seq_len,
-            HAS_REF=ref_logprobs is not None, BLOCK=block,
+            HAS_REF=ref_logprobs is not None, ADV_PER_TOKEN=advantages.dim() == 2, BLOCK=block,
         )
         ctx.save_for_backward(d_lr, d_lp)
         return loss.to(logprobs.dtype)
