@@ -162,8 +162,9 @@ class StepResult(_Model):
       before stepping again.
     - truncated: the episode was cut short from outside the task (turn budget). Call `reset` before stepping again.
     - verdict: set on the step that ends the episode by a judgement (e.g. `submit`).
-    - error: "model_error" when the agent's action was bad (malformed call, unknown tool, wrong argument), "env_error"
-      when the env itself failed (sandbox did not start, kernel died); None otherwise.
+    - error: "model_error" when the agent's action was bad (malformed call, unknown tool, wrong argument, its own code
+      timing out or killing its interpreter), "env_error" when the env itself failed (sandbox did not start, kernel
+      could not be restarted, index missing); None otherwise. See docs/error_labels.md.
     - info: env-specific diagnostics (never needed to act).
     """
 
@@ -187,6 +188,8 @@ class Turn(_Model):
     - routed_experts: the recorded MoE expert ids per token and layer (Keep Routing), engine-defined.
     - policy_version: which policy weights produced the turn (bounded staleness, off-policy masking).
     - reward: a turn-level reward, if the env gave one.
+    - finish_reason: why the reply ended: "stop" (end-of-turn), "length" (cut by the per-turn budget,
+      `max_new_tokens`), "window" (cut because the model's context window was full); None when the policy does not say.
     """
 
     prompt_ids: list[int] | None = None
@@ -197,12 +200,16 @@ class Turn(_Model):
     routed_experts: Any = None
     policy_version: int | None = None
     reward: float = 0.0
+    finish_reason: str | None = None
 
 
 class Trajectory(_Model):
     """One whole episode: the conversation, its per-turn token records and the outcome.
 
     `num_prompt_tokens` / `num_completion_tokens` are the totals the policy reported (0 when it reports none).
+    `error` is "env_error" when the env (or the policy's infrastructure) failed during the episode: the trainer
+    re-plays or drops it, never trains on it; "model_error" when the episode failed by the model's doing (answer
+    rejected, turn budget spent); None when it succeeded. `info["failure"]` says why.
     """
 
     task_id: str

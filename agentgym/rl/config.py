@@ -7,6 +7,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from agentgym.rl.backend_config import RolloutSection
+from agentgym.rl.limits_config import ContextSection, TruncationSection
+from agentgym.rl.memory_config import MemorySection
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -56,6 +60,7 @@ class SamplingSection(_Section):
     top_p: float = Field(1.0, gt=0, le=1)
     top_k: int = Field(0, ge=0)
     max_new_tokens: int = Field(64, ge=1)
+    """Per-turn budget: a reply cut by it has `Turn.finish_reason == "length"` (docs/truncation.md)."""
     max_turns: int = Field(4, ge=1)
     ignore_eos: bool = False
     """Generate exactly max_new_tokens (benchmarks with fixed lengths)."""
@@ -85,8 +90,20 @@ class TechniquesSection(_Section):
     """DAPO: drop groups with zero reward variance and refill the batch."""
     normalize_std: bool = False
     """Divide group advantages by the group's reward std."""
+    credit: Literal["outcome", "per_turn_discounted", "turn_group_baseline"] = "outcome"
+    """Turn-level credit (docs/credit.md): outcome (every token gets the group advantage of the total reward),
+    per_turn_discounted (discounted return from each turn, baselined per turn index) or turn_group_baseline (each
+    turn's reward minus the group mean at that turn index)."""
+    gamma: float = Field(1.0, ge=0, le=1)
+    """Discount γ of credit="per_turn_discounted"."""
     max_refill_rounds: int = Field(4, ge=0)
     """Extra rollout rounds to refill filtered groups."""
+    group_seed: Literal["shared", "varied"] = "shared"
+    """Env seeds within a GRPO group: "shared" (every episode of a group gets the same `reset` seed, so rewards
+    differ only by the policy) or "varied" (each episode its own seed)."""
+    env_error_retries: int = Field(2, ge=0)
+    """Re-plays of an episode that failed with `env_error` (same task and seed, fresh env) before its group is
+    dropped; an env failure is never trained on as a model failure."""
 
 
 class RewardSection(_Section):
@@ -111,6 +128,19 @@ class OptimSection(_Section):
     min_lr_ratio: float = Field(0.0, ge=0, le=1)
 
 
+class AsyncRolloutSection(_Section):
+    """Overlap rollout generation with training (docs/async.md)."""
+
+    enabled: bool = False
+    """Collect step k+1's batch on a copy of the weights while step k trains."""
+    max_staleness: int = Field(1, ge=0)
+    """Batch k is sampled by policy version k − max_staleness (0: synchronous, on a separate copy)."""
+    rollout_threads: int | None = Field(None, ge=1)
+    """torch intra-op threads of generation (None: torch's setting); on few cores split them between the sides."""
+    train_threads: int | None = Field(None, ge=1)
+    """torch intra-op threads of the trainer's updates (None: torch's setting)."""
+
+
 class TrainConfig(_Section):
     """A whole GRPO run. Every field has a default except `envs`."""
 
@@ -121,6 +151,16 @@ class TrainConfig(_Section):
     techniques: TechniquesSection = Field(default_factory=TechniquesSection)
     reward: RewardSection = Field(default_factory=RewardSection)
     optim: OptimSection = Field(default_factory=OptimSection)
+    context: ContextSection = Field(default_factory=ContextSection)
+    """Reasoning across tool calls and summary/discard past 80 % of the window (docs/context.md)."""
+    truncation: TruncationSection = Field(default_factory=TruncationSection)
+    """Token budgets and the reward of truncated trajectories (docs/truncation.md)."""
+    rollout: RolloutSection = Field(default_factory=RolloutSection)
+    """Where episodes are generated: the embedded engine (default), vLLM or Ray actors (docs/scaling.md)."""
+    async_rollout: AsyncRolloutSection = Field(default_factory=AsyncRolloutSection)
+    """Overlapped, staleness-bounded rollouts (docs/async.md)."""
+    memory: MemorySection = Field(default_factory=MemorySection)
+    """Peak-memory options: AdamW inside backward, bf16 moments, activation checkpointing (docs/memory.md)."""
     seed: int = 0
     steps: int = Field(10, ge=1)
     groups_per_step: int = Field(8, ge=1)

@@ -29,6 +29,9 @@ class Segment:
         supports: per target position, the recorded top-k/top-p support ids, or None (full vocabulary).
         experts: (L, n_moe_layers, k) recorded expert ids, or None (dense model or nothing recorded).
         advantage, beta, env: the sequence's advantage, KL coefficient and env name.
+        advantages: per target position, the advantage of the turn the target belongs to (turn-level credit, see
+            `agentgym.rl.credit`), or None when every position has `advantage`.
+        policy_version: the oldest policy version among its turns (None when no turn recorded one).
     """
 
     tokens: list[int]
@@ -40,6 +43,8 @@ class Segment:
     beta: float = 0.0
     env: str = ""
     completion_positions: list[int] = field(default_factory=list)
+    advantages: list[float] | None = None
+    policy_version: int | None = None
 
 
 def _supports_of(turn: Turn) -> list[list[int] | None]:
@@ -52,11 +57,15 @@ def _supports_of(turn: Turn) -> list[list[int] | None]:
 
 
 def trajectory_segments(trajectory: Trajectory, *, bos_id: int, advantage: float = 0.0, beta: float = 0.0,
-                        mask_tool_outputs: bool = True) -> list[Segment]:
-    """The segments of one trajectory (empty when it has no token records)."""
+                        mask_tool_outputs: bool = True, turn_advantages: list[float] | None = None) -> list[Segment]:
+    """The segments of one trajectory (empty when it has no token records).
+
+    With `turn_advantages` (one per turn), every target of turn k (its prompt and completion tokens) gets
+    turn_advantages[k] in `Segment.advantages`, and `Segment.advantage` is their mean over the trained positions.
+    """
     segments: list[Segment] = []
     current: Segment | None = None
-    for turn in trajectory.turns:
+    for k, turn in enumerate(trajectory.turns):
         prompt, completion = list(turn.prompt_ids or []), list(turn.completion_ids or [])
         if not completion and not prompt:
             continue
@@ -82,9 +91,20 @@ def trajectory_segments(trajectory: Trajectory, *, bos_id: int, advantage: float
             current.old_logprobs.append(float(lp))
             current.supports.append(support)
             current.tokens.append(tok)
+        if turn_advantages is not None:
+            current.advantages = current.advantages or []
+            current.advantages += [float(turn_advantages[k])] * (len(current.trained) - len(current.advantages))
+        if turn.policy_version is not None:
+            current.policy_version = min(turn.policy_version, current.policy_version if current.policy_version
+                                         is not None else turn.policy_version)
         if turn.routed_experts is not None:
             current.experts = turn.routed_experts  # the latest turn's record covers the whole segment so far
-    return [s for s in segments if len(s.tokens) > 1]
+    segments = [s for s in segments if len(s.tokens) > 1]
+    for s in segments:
+        if s.advantages is not None:
+            kept = [a for a, t in zip(s.advantages, s.trained) if t]
+            s.advantage = sum(kept) / len(kept) if kept else 0.0
+    return segments
 
 
 @dataclass(slots=True)
@@ -93,7 +113,8 @@ class Batch:
 
     tokens (B, T+1) int64; targets (B, T); trained (B, T) float; old_logprobs (B, T) (NaN where unrecorded);
     supports (B, T, K) int64 padded with −1 or None; experts (B, T+1, n_moe, k) int64 or None; advantages,
-    betas (B,).
+    betas (B,); token_advantages (B, T) float (0 on padding) when some segment has per-position `advantages`, else
+    None (then `advantages` holds for every position); versions (B,) int64, each segment's policy version (−1: none).
     """
 
     tokens: torch.Tensor
@@ -105,6 +126,8 @@ class Batch:
     advantages: torch.Tensor
     betas: torch.Tensor
     envs: list[str]
+    token_advantages: torch.Tensor | None = None
+    versions: torch.Tensor | None = None
 
 
 def collate(segments: list[Segment], *, pad_id: int, num_moe_layers: int = 0, top_k: int = 0) -> Batch:
@@ -143,6 +166,14 @@ def collate(segments: list[Segment], *, pad_id: int, num_moe_layers: int = 0, to
             if s.experts is not None:
                 rec = torch.tensor(s.experts, dtype=torch.int64)[:width]
                 experts[i, : rec.shape[0]] = rec
+    token_advantages = None
+    if any(s.advantages is not None for s in segments):
+        token_advantages = torch.zeros(b, width - 1)
+        for i, s in enumerate(segments):
+            per_position = s.advantages if s.advantages is not None else [s.advantage] * len(s.trained)
+            token_advantages[i, : len(per_position)] = torch.tensor(per_position, dtype=torch.float32)
     return Batch(tokens=tokens, targets=targets, trained=trained, old_logprobs=old, supports=supports,
                  experts=experts, advantages=torch.tensor([s.advantage for s in segments], dtype=torch.float32),
-                 betas=torch.tensor([s.beta for s in segments], dtype=torch.float32), envs=[s.env for s in segments])
+                 betas=torch.tensor([s.beta for s in segments], dtype=torch.float32), envs=[s.env for s in segments],
+                 token_advantages=token_advantages,
+                 versions=torch.tensor([-1 if s.policy_version is None else s.policy_version for s in segments]))

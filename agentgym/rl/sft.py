@@ -21,7 +21,7 @@ def rejection_sample(make_env: Callable[[], Env], policy: Any, tasks: Sequence[T
     (and that did not fail for infrastructure reasons)."""
     config = RolloutConfig(num_samples=num_samples, max_turns=max_turns, seed=seed, progress=progress)
     trajectories = asyncio.run(run_episodes(make_env, policy, tasks, config))
-    return [t for t in trajectories if t.reward >= min_reward and t.error is None]
+    return [t for t in trajectories if t.reward >= min_reward and t.error != "env_error"]
 
 
 @dataclass(slots=True)

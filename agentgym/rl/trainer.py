@@ -18,18 +18,23 @@ import torch
 
 from agentgym.api import Trajectory
 from agentgym.rl.advantages import group_advantages
+from agentgym.rl.async_pipeline import build_async_pipeline, recompute_mask
+from agentgym.rl.backends import PolicyBackend, RolloutBackend, build_backend
 from agentgym.rl.build import EnvFactory, build_model, build_pools, default_env_factory
 from agentgym.rl.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from agentgym.rl.collector import Collection, RolloutCollector
 from agentgym.rl.config import TrainConfig
+from agentgym.rl.limits_config import build_limits
+from agentgym.rl.credit import turn_advantages
+from agentgym.rl.distributed import DataParallel
 from agentgym.rl.logprobs import batch_logprobs
 from agentgym.rl.loss import minibatch_loss
 from agentgym.rl.metrics import MetricsLogger, plot_reward_curve, read_metrics
+from agentgym.rl.optim import build_optimizer, clip_and_step
 from agentgym.rl.rewards import shaped_reward
 from agentgym.rl.sampler import MixedTaskSampler
 from agentgym.rl.schedule import lr_at
 from agentgym.rl.sequences import Segment, collate, trajectory_segments
-from agentgym.rollout.engine_policy import EnginePolicy, EnginePolicyConfig
 
 
 class GRPOTrainer:
@@ -40,11 +45,15 @@ class GRPOTrainer:
         make_env: env name -> env (default: `agentgym.make` with the mix's kwargs).
         model, tokenizer: use these instead of building from `config.model` (both or neither).
         on_step: called with (step, metrics) after every step (progress reporting, tests).
+        backend: where episodes are generated (default: `config.rollout.backend`, the embedded engine); it gets
+            `sync_weights(model, step + 1)` after every update step (`agentgym.rl.backends`).
+        policy: shorthand for `backend=PolicyBackend(policy)` (a scripted or HTTP policy with no weights to sync).
+    Under `torchrun` each rank collects its share of the groups and gradients are averaged (`agentgym.rl.distributed`).
     """
 
     def __init__(self, config: TrainConfig, *, make_env: EnvFactory | None = None, model: Any = None,
-                 tokenizer: Any = None, on_step: Callable[[int, dict], None] | None = None) -> None:
-        from agentgym.model import Engine, EngineConfig
+                 tokenizer: Any = None, on_step: Callable[[int, dict], None] | None = None,
+                 backend: RolloutBackend | None = None, policy: Any = None) -> None:
         from agentgym.model.kernels import GRPOLossConfig
 
         self.config = config
@@ -53,6 +62,8 @@ class GRPOTrainer:
         if (model is None) != (tokenizer is None):
             raise ValueError("GRPOTrainer: pass both model and tokenizer, or neither")
         self.model, self.tokenizer = (model, tokenizer) if model is not None else build_model(config)
+        self.dp = DataParallel.from_env()
+        self.dp.broadcast_parameters(self.model)
         self.betas = {e.name: e.kl_beta for e in config.envs}
         self.tool_names: dict[str, frozenset[str]] = {}
         self.reference = None
@@ -60,29 +71,39 @@ class GRPOTrainer:
             self.reference = copy.deepcopy(self.model).requires_grad_(False).eval()
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         o = config.optim
-        self.optimizer = torch.optim.AdamW(self.params, lr=o.lr, betas=o.betas, weight_decay=o.weight_decay)
+        if config.memory.optimizer_in_backward and self.dp.enabled:
+            raise ValueError("memory.optimizer_in_backward cannot average gradients across ranks: turn it off for DDP")
+        self.optimizer = build_optimizer(self.params, o, config.memory)
+        self.model.activation_checkpointing = config.memory.activation_checkpointing
         self.loss_config = GRPOLossConfig(clip_low=config.loss.clip_low, clip_high=config.loss.clip_high,
                                           aggregation=config.loss.aggregation,
                                           importance_level=config.loss.importance_level,
                                           off_policy_threshold=config.loss.off_policy_threshold,
                                           max_tokens=config.loss.max_tokens)
         s = config.sampling
-        engine = Engine(self.model, self.tokenizer, EngineConfig(max_batch_size=config.model.max_batch,
-                                                                 max_seq_len=config.model.max_seq_len))
-        self.policy = EnginePolicy(engine, EnginePolicyConfig(temperature=s.temperature, top_p=s.top_p,
-                                                              top_k=s.top_k, max_new_tokens=s.max_new_tokens,
-                                                              max_batch=config.model.max_batch, seed=config.seed,
-                                                              ignore_eos=s.ignore_eos))
+        if policy is not None and backend is not None:
+            raise ValueError("GRPOTrainer: pass backend or policy, not both")
+        self.backend = backend or (PolicyBackend(policy) if policy is not None
+                                   else build_backend(config, self.model, self.tokenizer))
+        self.policy = self.backend.policy
         pools, self.tool_names = build_pools(config, self.make_env)
-        self.sampler = MixedTaskSampler(pools, seed=config.seed)
+        self.sampler = MixedTaskSampler(pools, seed=self.dp.seed(config.seed))
         t = config.techniques
-        self.collector = RolloutCollector(self.sampler, self.make_env, self.policy, self.reward_of,
+        make_collector = getattr(self.backend, "make_collector", RolloutCollector)
+        context, budget = build_limits(config.context, config.truncation, tokenizer=self.tokenizer,
+                                       max_seq_len=config.model.max_seq_len)  # docs/context.md, docs/truncation.md
+        self.collector = make_collector(self.sampler, self.make_env, self.policy, self.reward_of,
                                           group_size=config.group_size, max_turns=s.max_turns,
                                           concurrency=config.concurrency, dynamic_filtering=t.dynamic_filtering,
-                                          max_refill_rounds=t.max_refill_rounds)
+                                          max_refill_rounds=t.max_refill_rounds, group_seed=t.group_seed,
+                                          env_error_retries=t.env_error_retries, context=context, budget=budget,
+                                          on_truncated=config.truncation.on_truncated,
+                                          min_group_size=config.truncation.min_group_size)
         self.num_updates = 0
         self.step_index = 0
         self.on_step = on_step
+        # overlapped rollouts on a weight copy (docs/async.md); the producer starts with the first step
+        self.pipeline = build_async_pipeline(self) if config.async_rollout.enabled else None
 
     # rewards
     def reward_of(self, trajectory: Trajectory) -> float:
@@ -101,23 +122,26 @@ class GRPOTrainer:
     def segments_of(self, collection: Collection) -> list[Segment]:
         if not collection.groups:
             return []
-        rewards = torch.tensor([g.rewards for g in collection.groups])
-        advantages = group_advantages(rewards, normalize_std=self.config.techniques.normalize_std)
+        tech = self.config.techniques
         segments = []
-        for g, adv in zip(collection.groups, advantages.tolist()):
-            for t, a in zip(g.trajectories, adv):
+        for g in collection.groups:  # one group at a time: on_truncated="drop" leaves groups of different sizes
+            adv = group_advantages(torch.tensor([g.rewards]), normalize_std=tech.normalize_std)[0].tolist()
+            per_turn = [None] * len(g.trajectories) if tech.credit == "outcome" else turn_advantages(
+                g.trajectories, g.rewards, mode=tech.credit, gamma=tech.gamma, normalize_std=tech.normalize_std)
+            for t, a, turn_adv in zip(g.trajectories, adv, per_turn):
                 segments += trajectory_segments(t, bos_id=self.tokenizer.bos_id, advantage=a,
                                                 beta=self.betas.get(g.env, 0.0),
-                                                mask_tool_outputs=self.config.techniques.mask_tool_outputs)
+                                                mask_tool_outputs=tech.mask_tool_outputs, turn_advantages=turn_adv)
         return segments
 
     def update(self, segments: list[Segment], step: int) -> dict[str, float]:
         """`epochs × num_minibatches` optimizer updates on `segments`; returns the mean loss metrics."""
         c = self.config
-        if not segments:
+        num_parts = self.dp.min_int(min(c.num_minibatches, len(segments)))  # ranks run the same number of updates
+        if num_parts == 0:
             return {}
         order = torch.randperm(len(segments), generator=torch.Generator().manual_seed(c.seed * 100_003 + step))
-        parts = [p for p in torch.tensor_split(order, min(c.num_minibatches, len(segments))) if len(p)]
+        parts = [p for p in torch.tensor_split(order, num_parts) if len(p)]
         cfg = self.model.cfg
         top_k = cfg.n_activated_experts if cfg.n_routed_experts else 0
         batches = [collate([segments[i] for i in p.tolist()], pad_id=self.tokenizer.pad_id,
@@ -131,7 +155,8 @@ class GRPOTrainer:
             if c.recompute_old_logprobs:
                 for b in batches:
                     lp = batch_logprobs(self.model, b, **kw)
-                    b.old_logprobs = torch.where(b.trained > 0, lp, b.old_logprobs)
+                    fresh = b.trained > 0 if self.pipeline is None else recompute_mask(b, step)  # stale rows keep
+                    b.old_logprobs = torch.where(fresh, lp, b.old_logprobs)  # their sampling version's logprobs
         sums: dict[str, float] = {}
         for _ in range(c.epochs):
             for batch, ref in zip(batches, refs):
@@ -145,8 +170,8 @@ class GRPOTrainer:
                                      kernel_path=c.kernel_path)
                 self.optimizer.zero_grad(set_to_none=True)
                 out.loss.backward()
-                norm = torch.nn.utils.clip_grad_norm_(self.params, c.optim.grad_clip or float("inf"))
-                self.optimizer.step()
+                self.dp.average_gradients(self.params)
+                norm = clip_and_step(self.optimizer, self.params, c.optim.grad_clip)
                 self.num_updates += 1
                 values = {"loss": float(out.loss.detach()), "grad_norm": float(norm), "lr": lr,
                           **{k: float(v) for k, v in out.metrics.items()}}
@@ -158,35 +183,55 @@ class GRPOTrainer:
     def step(self, step: int) -> dict[str, Any]:
         """Collect, update and return this step's metrics."""
         start = time.perf_counter()
-        self.policy.reseed(self.config.seed * 1_000_003 + step)
+        if hasattr(self.policy, "reseed"):
+            self.policy.reseed(self.dp.seed(self.config.seed * 1_000_003 + step))
         self.policy.policy_version = step
-        collection = self.collector.collect(self.config.groups_per_step, seed=self.config.seed * 10_007 + step)
+        collection = self.pipeline.collect(step) if self.pipeline is not None else self.collector.collect(
+            self.dp.num_groups(self.config.groups_per_step), seed=self.dp.seed(self.config.seed * 10_007 + step))
         collect_s = time.perf_counter() - start
         segments = self.segments_of(collection)
         metrics: dict[str, Any] = self.update(segments, step)
+        self.backend.sync_weights(self.model, step + 1)  # the rollout engine samples step + 1 from these weights
+        self.dp.barrier()  # under torchrun: no rank samples step + 1 before rank 0's sync is done
+        if self.pipeline is not None:
+            self.pipeline.sync_weights(self.model, step + 1)
         rewards = collection.all_rewards
         per_env: dict[str, list[float]] = {}
         for g in collection.groups:
             per_env.setdefault(g.env, []).extend(g.rewards)
         metrics.update({
-            "reward_mean": sum(rewards) / max(1, len(rewards)),
+            "reward_mean": self.dp.mean(sum(rewards) / max(1, len(rewards))),  # over all ranks under torchrun
             "num_episodes": collection.num_episodes, "num_groups": len(collection.groups),
             "num_filtered": collection.num_filtered, "num_failed": collection.num_failed,
+            "num_env_error_retries": collection.num_env_error_retries,
+            "num_env_error_dropped": collection.num_env_error_dropped,
+            "num_truncated": collection.num_truncated, "num_dropped_truncated": collection.num_dropped_truncated,
+            "num_groups_dropped_truncated": collection.num_groups_dropped_truncated,
             "num_rounds": collection.num_rounds, "num_segments": len(segments),
             "num_trained_tokens": int(sum(sum(s.trained) for s in segments)),
             "collect_s": collect_s, "step_s": time.perf_counter() - start,
             **{f"reward/{k}": sum(v) / len(v) for k, v in per_env.items()},
+            **(self.pipeline.last_metrics if self.pipeline is not None else {}),
         })
         return metrics
 
     # checkpoints
     def state_dict(self) -> dict[str, Any]:
-        return {"optimizer": self.optimizer.state_dict(), "sampler": self.sampler.state_dict(),
+        sampler = self.pipeline.sampler_state if self.pipeline is not None else self.sampler.state_dict()
+        return {"optimizer": self.optimizer.state_dict(), "sampler": sampler,
                 "num_updates": self.num_updates, "config": self.config.model_dump()}
 
     def save(self, step: int) -> Path:
-        """Checkpoint after `step` steps."""
-        return save_checkpoint(self.out_dir / "checkpoints", step, self.model, self.state_dict())
+        """Checkpoint after `step` steps (rank 0 only under torchrun)."""
+        state = self.state_dict()
+        if self.dp.enabled:  # every rank's sampler position: a resumed rank continues its own task stream
+            state["rank_samplers"] = self.dp.gather_objects(state["sampler"])
+        if not self.dp.is_main:
+            self.dp.barrier()  # the checkpoint is complete when any rank returns
+            return self.out_dir / "checkpoints"
+        path = save_checkpoint(self.out_dir / "checkpoints", step, self.model, state)
+        self.dp.barrier()
+        return path
 
     def resume(self) -> int:
         """Load the latest checkpoint if any; returns the number of steps already done."""
@@ -196,6 +241,8 @@ class GRPOTrainer:
         state = load_checkpoint(path, self.model)
         self.optimizer.load_state_dict(state["optimizer"])
         self.sampler.load_state_dict(state["sampler"])
+        if self.dp.enabled and len(state.get("rank_samplers") or []) == self.dp.world_size:
+            self.sampler.load_state_dict(state["rank_samplers"][self.dp.rank])
         self.num_updates = int(state["num_updates"])
         if self.reference is not None:
             from safetensors.torch import load_file
@@ -209,12 +256,13 @@ class GRPOTrainer:
         c = self.config
         self.out_dir.mkdir(parents=True, exist_ok=True)
         done = self.resume() if resume else 0
-        if self.reference is not None and done == 0:
+        if self.reference is not None and done == 0 and self.dp.is_main:
             from safetensors.torch import save_file
 
             save_file({k: v.contiguous() for k, v in self.reference.state_dict().items()},
                       str(self.out_dir / "reference.safetensors"))
-        logger = MetricsLogger(self.out_dir, tensorboard=c.tensorboard, resume_step=done)
+        logger = (MetricsLogger(self.out_dir, tensorboard=c.tensorboard, resume_step=done) if self.dp.is_main
+                  else _MemoryLogger())
         progress = _progress(c.progress)
         started, last = time.perf_counter(), done
         try:
@@ -227,16 +275,35 @@ class GRPOTrainer:
                         self.on_step(step, metrics)
                     progress.update(bar, advance=1, reward=metrics["reward_mean"])
                     last = step + 1
-                    if c.time_budget_s is not None and time.perf_counter() - started > c.time_budget_s:
+                    over = c.time_budget_s is not None and time.perf_counter() - started > c.time_budget_s
+                    if self.dp.min_int(int(not over)) == 0:  # every rank stops after the same step
                         break
                     if c.checkpoint_every and (step + 1) % c.checkpoint_every == 0 and step + 1 < c.steps:
                         self.save(step + 1)
             self.save(last)
         finally:
             logger.close()
+            self.backend.close()
+            if self.pipeline is not None:
+                self.pipeline.close()
+        if not self.dp.is_main:
+            return logger.records
         records = read_metrics(logger.path)
         plot_reward_curve(records, self.out_dir / "reward_curve.png")
         return records
+
+
+class _MemoryLogger:
+    """The metrics logger of ranks other than 0: keeps the records, writes nothing."""
+
+    def __init__(self) -> None:
+        self.records: list[dict[str, Any]] = []
+
+    def log(self, step: int, metrics: dict[str, Any]) -> None:
+        self.records.append({"step": step, **metrics})
+
+    def close(self) -> None:
+        pass
 
 
 def _progress(enabled: bool) -> Any:

@@ -5,9 +5,12 @@ Token bookkeeping (what the trainer replays): the first turn of an episode recor
 conversation extends the previous turn's prompt + completion records only the new tokens (closing `<|im_end|>` if the
 completion was cut by length, what the template writes after it, then the rendered observations and the next generation prompt), so the
 concatenation of all turns is exactly the token sequence the model saw. When the history was rewritten (context
-handling), the turn again records its whole prompt, starting with `bos_id`, and starts a new training segment. A
-continuation never starts with `bos_id` because the template writes something after the end-of-turn token (ChatML
-writes a newline); for a template that writes nothing there, every turn records its whole prompt.
+handling, or a template that drops earlier reasoning), the turn again records its whole prompt, starting with
+`bos_id`, and starts a new training segment. A continuation must not start with `bos_id` (ChatML writes a newline
+after `<|im_end|>`; DeepSeek's next token is `<｜User｜>` or `<｜tool▁output▁begin｜>`, and its `bos_id` only opens the
+conversation); one that would is recorded whole instead. The previous turn's ids are remembered per episode (the
+asyncio task that plays it) with the text they render to, never re-encoded from it: a turn continues only if its
+history renders to exactly that text. See docs/token_exactness.md.
 """
 
 from __future__ import annotations
@@ -15,15 +18,15 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections import OrderedDict
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from agentgym.api import Action, Message, ToolSpec, Turn
+from agentgym.rollout.budget import ContextWindowFull
 from agentgym.rollout.policy import PolicyStep
-
-MAX_REMEMBERED_PREFIXES = 4096
+from agentgym.rollout.reasoning import join_reasoning, split_reasoning
 
 
 @dataclass(kw_only=True, slots=True)
@@ -36,6 +39,8 @@ class EnginePolicyConfig:
         max_wait_s: how long a batch waits for more requests once the event loop has gone quiet.
         seed: base sampling seed; call k of the policy uses `seed * 1_000_003 + k` (see `reseed`).
         ignore_eos: never stop at the end-of-turn token (fixed-length completions, for benchmarks).
+        split_reasoning: a reply that starts with `<think>…</think>` gives that block as `Action.reasoning` and the
+            rest as `Action.text` (rendered back exactly by `message_to_chat`).
     """
 
     temperature: float = 1.0
@@ -46,6 +51,7 @@ class EnginePolicyConfig:
     max_wait_s: float = 0.005
     seed: int = 0
     ignore_eos: bool = False
+    split_reasoning: bool = True
 
     def __post_init__(self) -> None:
         if self.max_batch < 1:
@@ -64,8 +70,9 @@ class _Request:
 
 
 def message_to_chat(message: Message) -> dict[str, Any]:
-    """A message as the tokenizer's chat template takes it (tool calls as name + arguments)."""
-    out: dict[str, Any] = {"role": message.role, "content": message.content}
+    """A message as the tokenizer's chat template takes it (tool calls as name + arguments; kept reasoning written
+    back as the `<think>…</think>` block it was sampled as)."""
+    out: dict[str, Any] = {"role": message.role, "content": join_reasoning(message.reasoning, message.content)}
     if message.tool_calls:
         out["tool_calls"] = [{"name": c.name, "arguments": c.arguments if isinstance(c.arguments, dict) else {}}
                              for c in message.tool_calls]
@@ -99,13 +106,13 @@ class EnginePolicy:
         self._seed = self.config.seed
         self._pending: list[_Request] = []
         self._batcher: asyncio.Task | None = None
-        self._prefixes: OrderedDict[str, list[list[int]]] = OrderedDict()
+        self._last_turn: weakref.WeakKeyDictionary[asyncio.Task, tuple[str, list[int]]] = weakref.WeakKeyDictionary()
 
     def reseed(self, seed: int) -> None:
         """Restart the per-call seed sequence (the trainer reseeds at each step so a resumed run samples the same)."""
         self._seed = seed
         self.num_generate_calls = 0
-        self._prefixes.clear()
+        self._last_turn.clear()
 
     # the Policy protocol
     async def act(self, messages: Sequence[Message], tools: Sequence[ToolSpec]) -> PolicyStep:
@@ -119,6 +126,8 @@ class EnginePolicy:
         else:
             seen, prompt_ids = continued
             full_ids = seen + prompt_ids
+        if len(full_ids) >= self.engine.max_len:
+            raise ContextWindowFull(len(full_ids), self.engine.max_len)
         loop = asyncio.get_running_loop()
         request = _Request(prompt_ids=prompt_ids, full_ids=full_ids, future=loop.create_future())
         self._pending.append(request)
@@ -130,8 +139,9 @@ class EnginePolicy:
         text_ids = ids[:-1] if ids and ids[-1] in self.tokenizer.stop_ids else ids
         text = self.tokenizer.decode(text_ids, skip_special_tokens=True)
         self._remember(chat + [{"role": "assistant", "content": text}], tool_dicts, request.full_ids + list(ids))
-        return PolicyStep(action=Action(text=text), turn=turn, num_prompt_tokens=len(full_ids),
-                          num_completion_tokens=len(completion.token_ids))
+        reasoning, content = split_reasoning(text) if self.config.split_reasoning else (None, text)
+        return PolicyStep(action=Action(text=content, reasoning=reasoning), turn=turn,
+                          num_prompt_tokens=len(full_ids), num_completion_tokens=len(completion.token_ids))
 
     # batching
     async def _run_batches(self) -> None:
@@ -190,35 +200,41 @@ class EnginePolicy:
         if mask is not None and not mask.is_full:
             sampling_mask = {"offsets": mask.offsets.tolist(), "token_ids": mask.token_ids.tolist()}
         experts = completion.routed_experts.tolist() if completion.routed_experts is not None else None
+        finish = completion.finish_reason
+        if finish == "length" and len(completion.token_ids) < self.config.max_new_tokens:
+            finish = "window"  # the engine's rows were full before max_new_tokens
         return Turn(prompt_ids=list(request.prompt_ids), completion_ids=list(completion.token_ids),
                     logprobs=[float(x) for x in completion.logprobs], loss_mask=[1] * len(completion.token_ids),
-                    sampling_mask=sampling_mask, routed_experts=experts, policy_version=self.policy_version)
+                    sampling_mask=sampling_mask, routed_experts=experts, policy_version=self.policy_version,
+                    finish_reason=finish or None)
 
     def _remember(self, chat: list[dict], tools: list[dict] | None, seen: list[int]) -> None:
-        """Keep the tokens the model saw through this turn, keyed by the rendered conversation they stand for."""
+        """Keep the tokens the model saw through this turn, with the rendered conversation they stand for, for the
+        next turn of the same episode: the asyncio task that runs it (the agent loop plays an episode in one task).
+
+        Never across episodes: replies that decode to the same text can come from different ids ("h"+"e" and "he"),
+        and a rewritten history (dropped reasoning) can render like another episode's real one."""
         key = self.tokenizer.render_chat(chat, tools, add_generation_prompt=False)
-        self._prefixes.setdefault(key, []).append(seen)
-        self._prefixes.move_to_end(key)
-        while len(self._prefixes) > MAX_REMEMBERED_PREFIXES:
-            self._prefixes.popitem(last=False)
+        self._last_turn[asyncio.current_task()] = (key, seen)
 
     def _continuation(self, chat: list[dict], tools: list[dict] | None) -> tuple[list[int], list[int]] | None:
         """(tokens seen through the previous turn, the new tokens since), or None when this turn starts a segment."""
         last = max((i for i, m in enumerate(chat) if m["role"] == "assistant"), default=None)
         if last is None:
             return None
+        remembered = self._last_turn.pop(asyncio.current_task(), None)
         through = self.tokenizer.render_chat(chat[: last + 1], tools, add_generation_prompt=False)
-        stack = self._prefixes.get(through)
-        if not stack:
+        if remembered is None or remembered[0] != through:
             return None
-        seen = stack.pop()
-        if not stack:
-            del self._prefixes[through]
+        seen = remembered[1]
         full = self.tokenizer.render_chat(chat, tools, add_generation_prompt=True)
         end_marker = self.tokenizer.decode([self.tokenizer.eos_id])
         cut = through.rfind(end_marker)
-        tail = through[cut + len(end_marker):]  # what the template writes after the end-of-turn token ("\n")
-        if not full.startswith(through) or cut < 0 or not tail:
-            return None  # with nothing after the end token, a continuation would start with bos_id: not markable
+        if not full.startswith(through) or cut < 0:
+            return None
+        tail = through[cut + len(end_marker):]  # what the template writes after the end-of-turn token (ChatML: "\n")
         close = [] if seen and seen[-1] in self.tokenizer.stop_ids else [self.tokenizer.eos_id]
-        return seen, close + self.tokenizer.encode(tail + full[len(through):])
+        new = close + self.tokenizer.encode(tail + full[len(through):])
+        if not new or new[0] == self.tokenizer.bos_id:
+            return None  # a continuation starting with bos_id would read as a new segment: not markable
+        return seen, new

@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any, Sequence
 
-from agentgym.api import Action, Message, ToolCall, ToolSpec
+from agentgym.api import Action, Message, ToolCall, ToolSpec, Turn
 from agentgym.errors import PolicySpecError, require
 from agentgym.rollout.policy import PolicyStep
 
@@ -74,8 +74,10 @@ class OpenAIPolicy:
         calls = [_to_tool_call(c) for c in (message.tool_calls or [])]
         reasoning = getattr(message, "reasoning_content", None) or getattr(message, "reasoning", None)
         usage = response.usage
+        finish = getattr(response.choices[0], "finish_reason", None)
         return PolicyStep(
             action=Action(text=message.content or "", tool_calls=calls, reasoning=reasoning),
+            turn=Turn(finish_reason=finish if isinstance(finish, str) else None),  # "length": cut by max_tokens
             num_prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
             num_completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
         )

@@ -11,6 +11,8 @@ from typing import Any, Callable, Sequence
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from agentgym.api import Env, Task, Trajectory
+from agentgym.rollout.budget import BudgetConfig
+from agentgym.rollout.context import ContextConfig
 from agentgym.rollout.jsonl import TrajectoryWriter, read_trajectories
 from agentgym.rollout.loop import DEFAULT_MAX_TURNS, episode_key, run_episode, stamp
 from agentgym.rollout.policy import Policy
@@ -28,6 +30,8 @@ class RolloutConfig:
             `same_seed_per_task`).
         same_seed_per_task: give every sample of a task the same env seed (GRPO groups that share a seed).
         progress: show a progress bar.
+        context: context handling of every episode (docs/context.md); None: the policy sees the whole history.
+        budget: per-episode token budgets (docs/truncation.md); None: only the turn budget and the model's window.
     """
 
     num_samples: int = 1
@@ -36,6 +40,8 @@ class RolloutConfig:
     seed: int = 0
     same_seed_per_task: bool = False
     progress: bool = True
+    context: ContextConfig | None = None
+    budget: BudgetConfig | None = None
 
     def __post_init__(self) -> None:
         for name in ("num_samples", "concurrency", "max_turns"):
@@ -59,9 +65,15 @@ async def run_episodes(
     appended to `out.partial` at once and the file is renamed to `out` when all are done; with `resume=True`, episodes
     already in `out.partial` are read back instead of re-run.
     """
+    occurrences: dict[str, int] = {}
+    ids = []
+    for t in tasks:  # a task listed twice (a sampler drawing it again) is played again, not merged with the first
+        seen = occurrences.get(t.id, 0)
+        occurrences[t.id] = seen + 1
+        ids.append(t.id if seen == 0 else f"{t.id}@{seen}")
     jobs = [
-        (episode_key(t.id, j), t, config.seed + 1_000_003 * i + (0 if config.same_seed_per_task else j))
-        for i, t in enumerate(tasks)
+        (episode_key(key_id, j), t, config.seed + 1_000_003 * i + (0 if config.same_seed_per_task else j))
+        for i, (key_id, t) in enumerate(zip(ids, tasks))
         for j in range(config.num_samples)
     ]
     writer = TrajectoryWriter(out, resume=resume) if out is not None else None
@@ -88,7 +100,8 @@ async def run_episodes(
                     key, task, seed = queue.get_nowait()
                 except asyncio.QueueEmpty:
                     return
-                trajectory = await run_episode(env, policy, task, seed=seed, max_turns=config.max_turns)
+                trajectory = await run_episode(env, policy, task, seed=seed, max_turns=config.max_turns,
+                                               context=config.context, budget=config.budget)
                 stamp(trajectory, key)
                 done[key] = trajectory
                 if writer is not None:

@@ -34,7 +34,7 @@ def test_env_turn_budget_truncates_with_reason():
     traj = asyncio.run(run_episode(agentgym.make("arith", max_turns=3), policy, arith_tasks(1)[0]))
     assert traj.truncated and not traj.terminated
     assert traj.truncation_reason == "turn budget of 3 steps reached"
-    assert traj.num_tool_errors == 3 and traj.reward == 0.0 and traj.error is None
+    assert traj.num_tool_errors == 3 and traj.reward == 0.0 and traj.error == "model_error"
 
 
 def test_loop_turn_budget_truncates_when_env_has_none():
@@ -95,6 +95,16 @@ def test_run_episodes_order_seeds_and_file(tmp_path):
     assert out.exists() and not (tmp_path / "trajs.jsonl.partial").exists()
     on_disk = list(read_trajectories(out))
     assert sorted(t.info["episode"] for t in on_disk) == sorted(t.info["episode"] for t in trajs)
+
+
+def test_a_task_listed_twice_is_played_twice_not_merged():
+    task = arith_tasks(1)[0]
+    config = RolloutConfig(num_samples=2, progress=False, seed=3)
+    trajs = asyncio.run(run_episodes(lambda: agentgym.make("arith"), ScriptedPolicy(arith_solver), [task, task],
+                                     config))
+    assert len(trajs) == 4 and len({id(t) for t in trajs}) == 4
+    assert [t.info["episode"] for t in trajs] == [f"{task.id}#0", f"{task.id}#1", f"{task.id}@1#0", f"{task.id}@1#1"]
+    assert [t.seed for t in trajs] == [3, 4, 3 + 1_000_003, 4 + 1_000_003]
 
 
 def test_same_seed_per_task():
