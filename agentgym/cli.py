@@ -7,7 +7,13 @@ Heavy modules are imported inside each command, so `agentgym envs list` never im
 from __future__ import annotations
 
 import functools
+import os
 import sys
+
+# The engine generates in a worker thread while the trainer computes in the main one: with libgomp's default wait
+# policy the two OpenMP teams spin against each other (an update ran 2-3x slower, benchmarks/RESULTS.md). It must be
+# set before torch loads libgomp; a value the user set wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from pathlib import Path
 from typing import Any, Callable, Optional
 

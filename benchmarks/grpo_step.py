@@ -11,8 +11,10 @@ and one optimizer update of the full model on the GRPO loss (β = 0, no referenc
 Reported: median seconds per step and the peak resident set (VmHWM) during the timed steps.
 
 Rows: `agentgym` runs the defaults (torch AdamW, fp32 moments, grad clip 1.0, as TRL does). `agentgym memory` turns on
-the `memory:` knobs (docs/memory.md): AdamW stepped inside backward (which needs grad_clip null), bfloat16 AdamW
-moments (changes the updates slightly) and activation checkpointing. TRL runs its defaults.
+the `memory:` knobs (docs/memory.md): AdamW stepped inside backward (which needs grad_clip null), 8-bit AdamW
+moments (changes the updates slightly) and activation checkpointing. TRL runs its defaults. Both sides' workers run
+with OMP_WAIT_POLICY=PASSIVE unless ``--omp-wait-policy default``: on a box with more runnable threads than cores,
+libgomp's default spin-waiting tripled the CPU time of our update (benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ def _reset_peak() -> None:
         f.write("5")
 
 
-MEMORY_KNOBS = {"optimizer_in_backward": True, "optimizer_state_dtype": "bfloat16", "activation_checkpointing": True}
+MEMORY_KNOBS = {"optimizer_in_backward": True, "optimizer_state_dtype": "int8", "activation_checkpointing": True}
 
 
 def run_ours(args: argparse.Namespace) -> dict:
@@ -92,7 +94,8 @@ def run_ours(args: argparse.Namespace) -> dict:
         collect.append(metrics["collect_s"])
     if trainer.pipeline is not None:
         trainer.pipeline.close()
-    return {"seconds": times, "collect_seconds": collect, "peak_rss_mib": _status_kib("VmHWM") / 1024}
+    return {"seconds": times, "collect_seconds": collect, "peak_rss_mib": _status_kib("VmHWM") / 1024,
+            "dynamo_imported": "torch._dynamo" in sys.modules}
 
 
 # issue 11 item 8: steps/hour with rollout/training overlap vs without, same model and settings, one invocation
@@ -113,6 +116,17 @@ def _async_section(args: argparse.Namespace) -> dict:
                               "train_threads": args.train_threads or None}}
 
 
+def _worker_env(args: argparse.Namespace) -> dict[str, str]:
+    """Both sides' subprocesses get the same environment. OMP_WAIT_POLICY (read by libgomp when torch loads): with
+    the default, every idle OpenMP thread spins at each parallel region's barrier, which on a loaded box (more
+    runnable threads than cores) made one update of the default row 3x the CPU time (benchmarks/RESULTS.md)."""
+    env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
+    env.pop("OMP_WAIT_POLICY", None)
+    if args.omp_wait_policy != "default":
+        env["OMP_WAIT_POLICY"] = args.omp_wait_policy
+    return env
+
+
 def run_async_row(args: argparse.Namespace) -> None:
     """One subprocess per variant and round (each loads the model, warms up one step, times `--steps` steps end to
     end); rounds alternate the variants' order, and each variant reports its median steps/hour over the rounds."""
@@ -125,8 +139,7 @@ def run_async_row(args: argparse.Namespace) -> None:
                    str(args.group), "--tokens", str(args.tokens), "--threads", str(args.threads), "--out", args.out,
                    "--async-staleness", str(staleness), "--rollout-threads", str(rollout_threads),
                    "--train-threads", str(train_threads)]
-            proc = subprocess.run(cmd, capture_output=True, text=True, check=False,
-                                  env={**os.environ, "TOKENIZERS_PARALLELISM": "false"})
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=_worker_env(args))
             line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
             if line is None:
                 print(proc.stdout[-3000:], proc.stderr[-3000:])
@@ -206,6 +219,8 @@ def main() -> None:
     parser.add_argument("--rollout-threads", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--train-threads", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--memory-knobs", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--omp-wait-policy", choices=["PASSIVE", "ACTIVE", "default"], default="PASSIVE",
+                        help="OMP_WAIT_POLICY of both sides' workers (default: PASSIVE; 'default' leaves it unset)")
     args = parser.parse_args()
     if args.worker:
         import torch
@@ -222,7 +237,7 @@ def main() -> None:
         cmd = [sys.executable, __file__, "--worker", side.split("-")[0], "--steps", str(args.steps), "--group",
                str(args.group), "--tokens", str(args.tokens), "--threads", str(args.threads), "--out", args.out,
                *(["--memory-knobs"] if side == "ours-memory" else [])]
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env={**os.environ, "TOKENIZERS_PARALLELISM": "false"})
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=_worker_env(args))
         line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
         if line is None:
             print(proc.stdout[-3000:], proc.stderr[-3000:])
@@ -231,7 +246,8 @@ def main() -> None:
     trl = results["trl"]
     s_trl = statistics.median(trl["seconds"])
     print(f"SmolLM2-135M, 1 prompt x {args.group} completions x {args.tokens} tokens, {args.threads} threads, "
-          f"median of {args.steps} steps after 1 warm-up, load avg after {os.getloadavg()}")
+          f"median of {args.steps} steps after 1 warm-up, OMP_WAIT_POLICY {args.omp_wait_policy}, "
+          f"load avg after {os.getloadavg()}")
     print(f"{'':16}{'s/step':>8}{'collect s':>11}{'peak RSS MiB':>14}{'speed-up':>10}{'RSS ratio':>11}")
     for side, label in (("ours", "agentgym"), ("ours-memory", "agentgym memory"), ("trl", "TRL")):
         r = results[side]
@@ -240,7 +256,8 @@ def main() -> None:
         print(f"{label:16}{sec:8.2f}{col}{rss:14.0f}{s_trl / sec:9.2f}x{rss / trl['peak_rss_mib']:11.2f}")
     print("targets: speed-up >= 1.5x, RSS ratio <= 0.5; memory row:", MEMORY_KNOBS, "+ grad_clip null")
     for side in results:
-        print(f"per-step seconds {side}:", [round(x, 2) for x in results[side]["seconds"]])
+        print(f"per-step seconds {side}:", [round(x, 2) for x in results[side]["seconds"]],
+              *(["torch._dynamo imported:", results[side]["dynamo_imported"]] if side != "trl" else []))
 
 if __name__ == "__main__":
     main()

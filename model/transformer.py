@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.checkpoint import checkpoint
 
 from .block import Block
 from .cache import Cache
@@ -15,6 +14,7 @@ from .config import ModelConfig
 from .layers import RMSNorm, causal_mask, linear
 from .moe import Routing, sequence_balance_loss
 from .mtp import MTPLayer
+from .recompute import recompute
 
 
 @dataclass(slots=True)
@@ -46,7 +46,8 @@ class Transformer(nn.Module):
         embed: (vocab, dim); layers: blocks; norm: final RMSNorm; head: (vocab, dim) or None when tied;
         mtp: MTP modules (depth n_mtp_layers), sharing embed and head.
         activation_checkpointing: when True, a cache-free forward under autograd keeps only each block's input and
-            recomputes the block in backward (torch.utils.checkpoint): less memory, about one more forward of compute.
+            recomputes the block in backward (`recompute`; torch.utils.checkpoint for MoE blocks): less memory,
+            about one more forward of compute.
     """
 
     def __init__(self, cfg: ModelConfig) -> None:
@@ -107,7 +108,12 @@ class Transformer(nn.Module):
             args = (x, positions, mask, None if cache is None else cache.layers[i], num_keys, forced, aux, attn_impl,
                     detach_indexer)
             if self.activation_checkpointing and cache is None and aux is None and torch.is_grad_enabled():
-                x, routing = checkpoint(layer, *args, use_reentrant=False)
+                if self.cfg.is_moe_layer[i]:  # routing outputs: torch's checkpoint (imports torch._dynamo)
+                    from torch.utils.checkpoint import checkpoint
+
+                    x, routing = checkpoint(layer, *args, use_reentrant=False)
+                else:  # dense block: recompute() keeps only x and does not import torch._dynamo
+                    x, routing = recompute(lambda h, f=layer, a=args[1:]: f(h, *a)[0], x), None
             else:
                 x, routing = layer(*args)
             if routing is not None:

@@ -314,3 +314,16 @@ def test_quickstart_runs_and_writes_trajectories(tmp_path):
     assert all(t.verdict is not None and t.verdict.passed and t.num_turns == 2 for t in trajectories)
     assert result.stdout.startswith("agentgym quickstart --scripted")
     assert "8 episodes, 16 env steps in " in result.stdout
+
+
+def test_cli_makes_openmp_threads_wait_passively_unless_the_user_chose():
+    import subprocess
+    import sys
+
+    probe = "import agentgym.cli, os; print(os.environ['OMP_WAIT_POLICY'])"
+    env = {k: v for k, v in __import__("os").environ.items() if k != "OMP_WAIT_POLICY"}
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env,
+                          check=True).stdout.strip() == "PASSIVE"
+    env["OMP_WAIT_POLICY"] = "ACTIVE"
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env,
+                          check=True).stdout.strip() == "ACTIVE"

@@ -17,9 +17,11 @@ class MemorySection(BaseModel):
     the gradients of the whole model never exist at once (saves one model's worth of fp32). Same update as AdamW,
     but a global gradient norm is only known after every parameter has stepped, so it needs `optim.grad_clip: null`
     (the reported grad_norm is still the global norm of the unclipped gradient)."""
-    optimizer_state_dtype: Literal["float32", "bfloat16"] = "float32"
+    optimizer_state_dtype: Literal["float32", "bfloat16", "int8"] = "float32"
     """Dtype of AdamW's two moments. bfloat16 halves the optimizer state (math still runs in fp32, the moments are
-    rounded when stored) and changes the updates slightly; uses the in-backward optimizer's AdamW."""
+    rounded when stored) and changes the updates slightly; int8 quarters it (blockwise 8-bit moments, block 256:
+    signed-linear first moment, log-scale sqrt of the second; larger but bounded rounding, docs/memory.md). Both use
+    the in-backward optimizer's AdamW."""
     activation_checkpointing: bool = False
     """Keep only each block's input during the loss forward and recompute the block in backward: activations of one
     block instead of all of them, for about one extra forward pass of compute."""

@@ -6,6 +6,12 @@ slices of the moments, which are rounded back to bfloat16 after each slice. With
 `in_backward=True` it steps each parameter from a post-accumulate-grad hook and frees that gradient at once, the
 pattern of PyTorch's "optimizer step in backward" tutorial, so only one parameter's gradient lives at a time.
 Updates run over flat chunks so the fp32 temporaries stay small even for the 49152 × 576 embedding.
+
+With moments stored in 8 bits (`state_dtype=torch.int8`), each block of 256 elements keeps one fp32 scale: the first
+moment on a signed log scale (code ±c is ±absmax·2^((c-127)/6)), the second as sqrt(v) on a log scale (code c in
+1..255 is max·2^((c-255)/8), 0 is zero), so small values survive next to large ones in the same block. (A linear
+absmax map for the first moment rounded the small-gradient elements of a block to zero, and they stopped moving.) The
+update itself is the same fused fp32 AdamW on the widened slice. Per element: 2 bytes of state instead of 8 (fp32).
 """
 
 from __future__ import annotations
@@ -14,10 +20,50 @@ import math
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
 from agentgym.rl.memory_config import MemorySection
 
 _CHUNK = 1 << 17  # elements per bf16-moment update slice: fp32 temporaries of 512 KiB each stay in cache
+_BLOCK = 256  # elements per 8-bit quantization block (one fp32 scale each); _CHUNK is a multiple of it
+_M_LOG_STEPS = 6  # 8-bit first moment: codes per octave of |m| (relative rounding error <= 2^(1/12)-1 = 5.9%)
+_LOG_STEPS = 8  # 8-bit second moment: codes per octave of sqrt(v) (relative rounding error <= 2^(1/16)-1 = 4.4%)
+
+
+def quantize_signed8(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """int8 codes of a flat fp32 tensor (length a multiple of 256) on a signed per-block log scale, and the blocks'
+    absmax: code ±c (c in 1..127) is ±absmax·2^((c-127)/6); magnitudes below ~2^-21 of the absmax become 0."""
+    blocks = x.view(-1, _BLOCK)
+    absmax = blocks.abs().amax(dim=1)
+    mag = blocks.abs().div_(absmax.clamp_min(torch.finfo(torch.float32).tiny)[:, None]).log2_()
+    codes = mag.mul_(_M_LOG_STEPS).add_(127).round_().clamp_(0, 127)  # log2(0) = -inf -> 0
+    return codes.mul_(blocks.sign()).to(torch.int8).view(-1), absmax
+
+
+def dequantize_signed8(codes: torch.Tensor, absmax: torch.Tensor) -> torch.Tensor:
+    c = codes.view(-1, _BLOCK).float()
+    mag = c.abs().sub_(127).div_(_M_LOG_STEPS).exp2_().mul_(absmax[:, None]).masked_fill_(c == 0, 0)
+    return mag.mul_(c.sign()).view(-1)
+
+
+def quantize_sqrt_log8(v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 codes of sqrt(v) on a per-block log scale (v >= 0, flat, length a multiple of 256), and the blocks' max
+    sqrt(v). Values below 2^-31.75 of the block's max are rounded up to the smallest code, never to zero."""
+    root = v.view(-1, _BLOCK).sqrt()
+    top = root.amax(dim=1)
+    codes = root.div(top.clamp_min(torch.finfo(torch.float32).tiny)[:, None]).log2_().mul_(_LOG_STEPS).add_(255)
+    codes = codes.round_().clamp_(1, 255).masked_fill_(root == 0, 0)
+    return codes.to(torch.uint8).view(-1), top
+
+
+def dequantize_sqrt_log8(codes: torch.Tensor, top: torch.Tensor) -> torch.Tensor:
+    c = codes.view(-1, _BLOCK).float()
+    root = c.sub(255).div_(_LOG_STEPS).exp2_().mul_(top[:, None]).masked_fill_(c == 0, 0)
+    return root.square_().view(-1)
+
+
+def _padded(n: int) -> int:
+    return -(-n // _BLOCK) * _BLOCK
 
 
 class LeanAdamW:
@@ -29,7 +75,7 @@ class LeanAdamW:
     Args:
         params: the trained parameters.
         lr, betas, eps, weight_decay: as torch.optim.AdamW.
-        state_dtype: dtype of the moments (float32 or bfloat16).
+        state_dtype: dtype of the moments (float32, bfloat16, or int8 for the blockwise 8-bit moments).
         in_backward: step each parameter inside backward (then `step()` does nothing and grads are never kept).
     """
 
@@ -55,11 +101,18 @@ class LeanAdamW:
     @torch.no_grad()
     def _update(self, index: int, grad: torch.Tensor) -> None:
         group, p, state = self.param_groups[0], self.params[index], self.state[index]
-        self._grad_sq_sum += float(grad.float().square().sum())
+        self._grad_sq_sum += float(torch.linalg.vector_norm(grad, dtype=torch.float32)) ** 2  # no squared copy
         if not state:
             state["step"] = 0
-            state["exp_avg"] = torch.zeros_like(p, dtype=self.state_dtype)
-            state["exp_avg_sq"] = torch.zeros_like(p, dtype=self.state_dtype)
+            if self.state_dtype == torch.int8:
+                n = _padded(p.numel())
+                state["exp_avg"] = torch.zeros(n, dtype=torch.int8)
+                state["exp_avg_absmax"] = torch.zeros(n // _BLOCK)
+                state["exp_avg_sq"] = torch.zeros(n, dtype=torch.uint8)
+                state["exp_avg_sq_absmax"] = torch.zeros(n // _BLOCK)
+            else:
+                state["exp_avg"] = torch.zeros_like(p, dtype=self.state_dtype)
+                state["exp_avg_sq"] = torch.zeros_like(p, dtype=self.state_dtype)
         state["step"] += 1
         lr, (beta1, beta2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
         if self.state_dtype == p.dtype and hasattr(torch, "_fused_adamw_"):  # torch's fused AdamW kernel, one tensor
@@ -68,11 +121,12 @@ class LeanAdamW:
                                 weight_decay=wd, eps=eps, amsgrad=False, maximize=False)
             return
         flat_p, flat_g = p.view(-1), grad.reshape(-1)
-        flat_m, flat_v = state["exp_avg"].view(-1), state["exp_avg_sq"].view(-1)
         fused = hasattr(torch, "_fused_adamw_") and p.dtype == torch.float32
         for start in range(0, flat_p.numel(), _CHUNK):  # widen a slice of the moments, update it, store it back
             sl = slice(start, start + _CHUNK)
-            g, m, v = flat_g[sl].float(), flat_m[sl].float(), flat_v[sl].float()
+            g = flat_g[sl].float()
+            m_full, v_full = self._load_moments(state, start, g.numel())
+            m, v = m_full[:g.numel()], v_full[:g.numel()]
             if fused:
                 torch._fused_adamw_([flat_p[sl]], [g], [m], [v], [], [torch.tensor(float(state["step"]))], lr=lr,
                                     beta1=beta1, beta2=beta2, weight_decay=wd, eps=eps, amsgrad=False,
@@ -84,8 +138,26 @@ class LeanAdamW:
                 denom = (v.sqrt() / math.sqrt(1 - beta2 ** state["step"])).add_(eps)
                 flat_p[sl].addcdiv_(m.to(flat_p.dtype), denom.to(flat_p.dtype),
                                     value=-lr / (1 - beta1 ** state["step"]))
-            flat_m[sl].copy_(m)
-            flat_v[sl].copy_(v)
+            self._store_moments(state, start, m_full, v_full)
+
+    def _load_moments(self, state: dict[str, Any], start: int, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """fp32 copies of the moments of elements start..start+n (8-bit: padded to whole blocks, padding zero)."""
+        if self.state_dtype != torch.int8:
+            sl = slice(start, start + n)
+            return state["exp_avg"].view(-1)[sl].float(), state["exp_avg_sq"].view(-1)[sl].float()
+        sl, bl = slice(start, start + _padded(n)), slice(start // _BLOCK, (start + _padded(n)) // _BLOCK)
+        return (dequantize_signed8(state["exp_avg"][sl], state["exp_avg_absmax"][bl]),
+                dequantize_sqrt_log8(state["exp_avg_sq"][sl], state["exp_avg_sq_absmax"][bl]))
+
+    def _store_moments(self, state: dict[str, Any], start: int, m: torch.Tensor, v: torch.Tensor) -> None:
+        if self.state_dtype != torch.int8:
+            sl = slice(start, start + m.numel())
+            state["exp_avg"].view(-1)[sl].copy_(m)
+            state["exp_avg_sq"].view(-1)[sl].copy_(v)
+            return
+        sl, bl = slice(start, start + m.numel()), slice(start // _BLOCK, (start + m.numel()) // _BLOCK)
+        state["exp_avg"][sl], state["exp_avg_absmax"][bl] = quantize_signed8(m)
+        state["exp_avg_sq"][sl], state["exp_avg_sq_absmax"][bl] = quantize_sqrt_log8(v)
 
     # the torch.optim surface the trainer uses
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -113,8 +185,23 @@ class LeanAdamW:
         self.param_groups[0]["betas"] = tuple(self.param_groups[0]["betas"])
         self.state = [{} for _ in self.params]
         for i, s in state_dict["state"].items():
-            self.state[int(i)] = {"step": int(s["step"]), "exp_avg": s["exp_avg"].to(self.state_dtype),
-                                  "exp_avg_sq": s["exp_avg_sq"].to(self.state_dtype)}
+            if self.state_dtype == torch.int8 and "exp_avg_absmax" in s:  # 8-bit state saved by an 8-bit optimizer
+                self.state[int(i)] = {k: (int(v) if k == "step" else v.clone()) for k, v in s.items()}
+                continue
+            m, v = s["exp_avg"], s["exp_avg_sq"]
+            if "exp_avg_absmax" in s:  # 8-bit state into a float optimizer: widen
+                n = self.params[int(i)].numel()
+                m = dequantize_signed8(m, s["exp_avg_absmax"])[:n].view_as(self.params[int(i)])
+                v = dequantize_sqrt_log8(v, s["exp_avg_sq_absmax"])[:n].view_as(self.params[int(i)])
+            state = {"step": int(s["step"])}
+            if self.state_dtype == torch.int8:  # float state into an 8-bit optimizer: quantize
+                pad = _padded(m.numel()) - m.numel()
+                state["exp_avg"], state["exp_avg_absmax"] = quantize_signed8(F.pad(m.float().view(-1), (0, pad)))
+                state["exp_avg_sq"], state["exp_avg_sq_absmax"] = quantize_sqrt_log8(
+                    F.pad(v.float().view(-1), (0, pad)))
+            else:
+                state["exp_avg"], state["exp_avg_sq"] = m.to(self.state_dtype), v.to(self.state_dtype)
+            self.state[int(i)] = state
 
     def remove_hooks(self) -> None:
         for h in self._hooks:

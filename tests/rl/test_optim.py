@@ -120,3 +120,111 @@ def test_trainer_runs_with_every_memory_knob(tmp_path, make_toy_config):
     assert metrics["grad_norm"] > 0
     assert all(p.grad is None for p in trainer.params)
     assert any(not torch.equal(a, p) for a, p in zip(before, trainer.params))
+
+
+def test_8bit_codes_round_trip_within_their_error_bounds():
+    from agentgym.rl.optim import (
+        dequantize_signed8,
+        dequantize_sqrt_log8,
+        quantize_signed8,
+        quantize_sqrt_log8,
+    )
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(1024, generator=g) * torch.logspace(-6, 0, 1024)  # magnitudes spread over 6 decades
+    back = dequantize_signed8(*quantize_signed8(x))
+    assert (back.sign() == x.sign()).all()  # the 6 decades are within the map's range: nothing rounds to zero
+    assert ((back / x - 1).abs() <= 2 ** (1 / 12) - 1 + 1e-5).all()  # half a log step of |m|
+    tiny = torch.tensor([1.0, 1e-9] + [0.0] * 254)
+    assert dequantize_signed8(*quantize_signed8(tiny))[1] == 0.0  # below 2^-21 of the block's absmax: zero
+    v = x.square()
+    v[5] = 0.0
+    back_v = dequantize_sqrt_log8(*quantize_sqrt_log8(v))
+    assert back_v[5] == 0.0
+    nonzero = v > 0
+    assert (back_v[nonzero] > 0).all()  # tiny second moments never round to zero (no eps-sized denominators)
+    rel = (back_v[nonzero].sqrt() / v[nonzero].sqrt() - 1).abs()
+    assert rel.max() <= 2 ** (1 / 16) - 1 + 1e-5  # half a log step of sqrt(v)
+
+
+def test_8bit_moments_track_fp32_adamw_on_a_quadratic():
+    g = torch.Generator().manual_seed(1)
+    curvature = torch.logspace(-2, 1, 3000)[torch.randperm(3000, generator=g)]  # not a multiple of 256: padding
+    target = torch.randn(3000, generator=g)
+    start = torch.randn(3000, generator=g)
+
+    def run(state_dtype):
+        x = torch.nn.Parameter(start.clone())
+        opt = (torch.optim.AdamW([x], lr=3e-2, weight_decay=0.01) if state_dtype is None else
+               LeanAdamW([x], lr=3e-2, weight_decay=0.01, state_dtype=state_dtype))
+        losses = []
+        for _ in range(300):
+            opt.zero_grad()
+            loss = 0.5 * (curvature * (x - target).square()).sum()
+            loss.backward()
+            opt.step()
+            losses.append(float(loss.detach()))
+        return x.detach(), losses, opt
+
+    x32, l32, _ = run(None)
+    x8, l8, opt = run(torch.int8)
+    assert opt.state[0]["exp_avg"].dtype == torch.int8 and opt.state[0]["exp_avg_sq"].dtype == torch.uint8
+    assert opt.state[0]["exp_avg"].numel() == 3072
+    assert l8[-1] < 1e-3 * l8[0]  # it optimizes
+    for a, b in zip(l32[::50], l8[::50]):
+        assert b == pytest.approx(a, rel=0.15)
+    assert float((x8 - x32).abs().max()) < 0.03 * float((start - target).abs().max())
+    assert float((x8 - x32).abs().max()) > 0  # the rounding is real, not a silent fp32 path
+
+
+def test_8bit_state_dict_round_trip_resumes_exactly():
+    a, b = _model(), _model()
+    opt_a = LeanAdamW(list(a.parameters()), lr=1e-2, state_dtype=torch.int8)
+    _train(a, opt_a, 4)
+    opt_b = LeanAdamW(list(b.parameters()), lr=1e-2, state_dtype=torch.int8)
+    _train(b, opt_b, 2)
+    saved_model, saved_opt = copy.deepcopy(b.state_dict()), copy.deepcopy(opt_b.state_dict())
+    c = _model()
+    c.load_state_dict(saved_model)
+    opt_c = LeanAdamW(list(c.parameters()), lr=1e-2, state_dtype=torch.int8)
+    opt_c.load_state_dict(saved_opt)
+    for step in (2, 3):
+        opt_c.zero_grad()
+        _loss(c, step).backward()
+        opt_c.step()
+    assert _max_diff(a, c) == 0.0
+    widened = LeanAdamW(list(_model().parameters()), lr=1e-2, state_dtype=torch.float32)
+    widened.load_state_dict(saved_opt)  # 8-bit state into an fp32 optimizer
+    assert all(s["exp_avg"].dtype == torch.float32 for s in widened.state if s)
+
+
+def test_activation_checkpointing_reaches_params_after_frozen_layers():
+    plain, ckpt = _model(), _model()
+    ckpt.activation_checkpointing = True
+    for model in (plain, ckpt):
+        model.embed.weight.requires_grad_(False)  # block 0's input needs no grad, its weights do
+        _loss(model, 0).backward()
+    assert ckpt.layers[0].ffn.w1.weight.grad is not None
+    for p, q in zip(plain.layers[0].parameters(), ckpt.layers[0].parameters()):
+        assert (p.grad is None) == (q.grad is None)
+        if p.grad is not None:
+            torch.testing.assert_close(p.grad, q.grad, rtol=1e-5, atol=1e-7)
+
+
+def test_memory_path_does_not_import_dynamo():
+    import subprocess
+    import sys
+    code = """if True:
+        import sys, torch
+        from agentgym.model import Transformer, get_preset
+        from agentgym.rl.optim import LeanAdamW
+        import dataclasses
+        model = Transformer(dataclasses.replace(get_preset("tiny"), n_dense_layers=2, n_mtp_layers=0))  # dense
+        model.activation_checkpointing = True
+        LeanAdamW(list(model.parameters()), lr=1e-3, state_dtype=torch.int8, in_backward=True)
+        tokens = torch.randint(0, model.cfg.vocab_size, (2, 10))
+        model(tokens).logits.float().logsumexp(-1).mean().backward()
+        assert all(p.grad is None for p in model.parameters())
+        print('torch._dynamo' in sys.modules)
+    """
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert out.stdout.strip().splitlines()[-1] == "False"
