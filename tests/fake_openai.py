@@ -7,6 +7,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 
+from agentgym.jsonio import send_json
+
 Responder = Callable[[dict[str, Any]], dict[str, Any]]
 
 
@@ -45,12 +47,7 @@ class FakeOpenAIServer:
                     self.send_response(404)
                     self.end_headers()
                     return
-                payload = json.dumps(outer.responder(body)).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                send_json(self, 200, outer.responder(body))
 
             def log_message(self, *args: Any) -> None:
                 pass

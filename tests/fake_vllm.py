@@ -14,6 +14,8 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
+from agentgym.jsonio import send_json
+
 Choices = Callable[[dict[str, Any]], list[dict[str, Any]]]
 SYNC_PATHS = ("/collective_rpc", "/reset_prefix_cache", "/reload_weights")
 
@@ -80,12 +82,7 @@ class FakeVLLMServer:
                     self.send_response(404)
                     self.end_headers()
                     return
-                data = json.dumps(payload).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                send_json(self, 200, payload)
 
             def log_message(self, *args: Any) -> None:
                 pass

@@ -30,6 +30,7 @@ from pydantic import ValidationError
 from agentgym.api import Action, Task
 from agentgym.errors import AgentGymError, ResetNeeded
 from agentgym.interop._loop import LoopThread
+from agentgym.jsonio import send_json
 from agentgym.registry import make
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
@@ -213,12 +214,7 @@ class _Handler(BaseHTTPRequestHandler):
             status, payload = 400, {"error": {"type": type(e).__name__, "message": str(e)}}
         except Exception as e:  # noqa: BLE001 - an env bug is a 500 with its message, and the server lives on
             status, payload = 500, {"error": {"type": "env_error", "message": f"{type(e).__name__}: {e}"}}
-        data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        send_json(self, status, payload)
 
     def _body(self) -> dict[str, Any]:
         try:

@@ -8,6 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from agentgym.envs.search.backend import DocumentNotFound, SearchBackend
+from agentgym.jsonio import send_json
 
 MAX_REQUEST_BYTES = 64 * 1024
 
@@ -44,12 +45,7 @@ def make_server(backend: SearchBackend, *, host: str = "127.0.0.1", port: int = 
             return self._reply(400, {"error": "expected POST /search {query, k} or POST /document {id}"})
 
         def _reply(self, status: int, payload: dict[str, Any]) -> None:
-            data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            send_json(self, status, payload)
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet by default
             pass
