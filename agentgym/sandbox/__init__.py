@@ -22,7 +22,7 @@ from agentgym.sandbox.errors import (
 )
 from agentgym.sandbox.local import LocalSandbox, arun_once, run_once
 from agentgym.sandbox.output import TRUNCATION_MARKER
-from agentgym.sandbox.pool import SandboxPool, WarmPool, shared_sandbox_pool
+from agentgym.sandbox.pool import SandboxPool, SharedPools, WarmPool, shared_sandbox_pool
 from agentgym.sandbox.protocol import Sandbox, make_sandbox
 from agentgym.sandbox.result import ExecResult
 
@@ -44,6 +44,7 @@ __all__ = [
     "SandboxPathError",
     "SandboxPool",
     "SandboxUnavailable",
+    "SharedPools",
     "WarmPool",
     "arun_once",
     "make_sandbox",

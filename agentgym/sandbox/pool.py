@@ -22,6 +22,7 @@ from agentgym.sandbox.errors import SandboxClosed
 from agentgym.sandbox.local import LocalSandbox
 
 T = TypeVar("T")
+P = TypeVar("P")  # a pool: has `is_closed` and `close()`
 
 
 class WarmPool(Generic[T]):
@@ -206,28 +207,42 @@ def _sandbox_is_healthy(box: LocalSandbox) -> bool:
     return not box.is_closed and os.path.isdir(box.workdir)
 
 
-_SHARED: dict[tuple[str, int], SandboxPool] = {}
-_SHARED_LOCK = threading.Lock()
+class SharedPools(Generic[P]):
+    """Process-wide pools by key: each made on first use, remade once closed, all closed at interpreter exit.
+
+    Envs built without an explicit pool share one this way, so constructing many envs (as `check_env` does) reuses
+    warm resources instead of starting a pool per env.
+    """
+
+    def __init__(self) -> None:
+        self._pools: dict[object, P] = {}
+        self._lock = threading.Lock()
+        atexit.register(self.close_all)
+
+    def get(self, key: object, make: Callable[[], P]) -> P:
+        with self._lock:
+            pool = self._pools.get(key)
+            if pool is None or pool.is_closed:
+                pool = self._pools[key] = make()
+            return pool
+
+    def close_all(self) -> None:
+        with self._lock:
+            pools = list(self._pools.values())
+            self._pools.clear()
+        for pool in pools:
+            pool.close()
+
+
+_SHARED_SANDBOX_POOLS: SharedPools[SandboxPool] = SharedPools()
+close_shared_sandbox_pools = _SHARED_SANDBOX_POOLS.close_all
 
 
 def shared_sandbox_pool(config: SandboxConfig | None = None, *, size: int = 2) -> SandboxPool:
     """The process-wide `SandboxPool` for `(config, size)`, made on first use and closed at interpreter exit."""
     config = config if config is not None else SandboxConfig()
-    key = (repr(config), size)  # a config holds a dict (env), so it is keyed by its full repr
-    with _SHARED_LOCK:
-        pool = _SHARED.get(key)
-        if pool is None or pool.is_closed:
-            pool = _SHARED[key] = SandboxPool(config, size=size)
-        return pool
+    # a config holds a dict (env), so it is keyed by its full repr
+    return _SHARED_SANDBOX_POOLS.get((repr(config), size), lambda: SandboxPool(config, size=size))
 
 
-@atexit.register
-def close_shared_sandbox_pools() -> None:
-    with _SHARED_LOCK:
-        pools = list(_SHARED.values())
-        _SHARED.clear()
-    for pool in pools:
-        pool.close()
-
-
-__all__ = ["SandboxPool", "WarmPool", "close_shared_sandbox_pools", "shared_sandbox_pool"]
+__all__ = ["SandboxPool", "SharedPools", "WarmPool", "close_shared_sandbox_pools", "shared_sandbox_pool"]

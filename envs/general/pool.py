@@ -7,12 +7,10 @@ when closed (a worker ran an episode's untrusted tools, so it is never handed to
 
 from __future__ import annotations
 
-import atexit
-import threading
 
 from agentgym.envs.general.runtime import SandboxRuntime
 
-from agentgym.sandbox import SandboxConfig, WarmPool
+from agentgym.sandbox import SandboxConfig, SharedPools, WarmPool
 
 
 def started_runtime(config: SandboxConfig | None, call_timeout_s: float) -> SandboxRuntime:
@@ -26,26 +24,13 @@ def started_runtime(config: SandboxConfig | None, call_timeout_s: float) -> Sand
     return runtime
 
 
-_SHARED: dict[tuple[str, float, int], WarmPool[SandboxRuntime]] = {}
-_SHARED_LOCK = threading.Lock()
+_SHARED_POOLS: SharedPools[WarmPool[SandboxRuntime]] = SharedPools()
+close_shared_runtime_pools = _SHARED_POOLS.close_all
 
 
 def shared_runtime_pool(config: SandboxConfig | None, *, call_timeout_s: float, size: int) -> WarmPool[SandboxRuntime]:
     """The process-wide pool of started workers for `(config, call_timeout_s, size)`, closed at interpreter exit."""
-    key = (repr(config), float(call_timeout_s), size)
-    with _SHARED_LOCK:
-        pool = _SHARED.get(key)
-        if pool is None or pool.is_closed:
-            pool = _SHARED[key] = WarmPool(lambda: started_runtime(config, call_timeout_s),
-                                           is_healthy=SandboxRuntime.is_alive.fget, dispose=SandboxRuntime.close,
-                                           size=size, name="general-worker")
-        return pool
-
-
-@atexit.register
-def close_shared_runtime_pools() -> None:
-    with _SHARED_LOCK:
-        pools = list(_SHARED.values())
-        _SHARED.clear()
-    for pool in pools:
-        pool.close()
+    return _SHARED_POOLS.get(
+        (repr(config), float(call_timeout_s), size),
+        lambda: WarmPool(lambda: started_runtime(config, call_timeout_s), is_healthy=SandboxRuntime.is_alive.fget,
+                         dispose=SandboxRuntime.close, size=size, name="general-worker"))

@@ -10,13 +10,13 @@ threads may share one. `close()` shuts every kernel down, including those still 
 
 from __future__ import annotations
 
-import atexit
 import threading
 import time
 import weakref
 
 from agentgym.envs.jupyter.config import KernelConfig
 from agentgym.envs.jupyter.kernel import KernelStartError, SandboxedKernel
+from agentgym.sandbox import SharedPools
 
 
 class PoolExhausted(KernelStartError):
@@ -191,8 +191,9 @@ class KernelPool:
         return f"KernelPool(size={self.size}, idle={self.num_idle}, in_use={self.num_in_use}, closed={self.is_closed})"
 
 
-_SHARED: dict[tuple[KernelConfig, int, bool], KernelPool] = {}
-_SHARED_LOCK = threading.Lock()
+_SHARED_POOLS: SharedPools[KernelPool] = SharedPools()
+close_shared_pools = _SHARED_POOLS.close_all
+"""Shut down every shared pool's kernels (also runs at interpreter exit)."""
 
 
 def _keep_warm(ref: weakref.ref) -> None:
@@ -216,22 +217,8 @@ def shared_pool(config: KernelConfig | None = None, *, size: int = 2, keep_warm:
 
     Envs built without an explicit pool share it, so constructing many envs (as `check_env` does) reuses warm kernels.
     """
-    key = (config if config is not None else KernelConfig(), size, keep_warm)
-    with _SHARED_LOCK:
-        pool = _SHARED.get(key)
-        if pool is None or pool.is_closed:
-            pool = _SHARED[key] = KernelPool(key[0], size=size, keep_warm=keep_warm)
-        return pool
-
-
-@atexit.register
-def close_shared_pools() -> None:
-    """Shut down every shared pool's kernels (also registered to run at interpreter exit)."""
-    with _SHARED_LOCK:
-        pools = list(_SHARED.values())
-        _SHARED.clear()
-    for pool in pools:
-        pool.close()
+    config = config if config is not None else KernelConfig()
+    return _SHARED_POOLS.get((config, size, keep_warm), lambda: KernelPool(config, size=size, keep_warm=keep_warm))
 
 
 __all__ = ["KernelPool", "PoolExhausted", "close_shared_pools", "shared_pool"]
