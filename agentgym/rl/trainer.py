@@ -24,9 +24,9 @@ from agentgym.rl.build import EnvFactory, build_model, build_pools, default_env_
 from agentgym.rl.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from agentgym.rl.collector import Collection, RolloutCollector
 from agentgym.rl.config import TrainConfig
-from agentgym.rl.limits_config import build_limits
 from agentgym.rl.credit import turn_advantages
 from agentgym.rl.distributed import DataParallel
+from agentgym.rl.limits_config import build_limits
 from agentgym.rl.logprobs import batch_logprobs
 from agentgym.rl.loss import minibatch_loss
 from agentgym.rl.metrics import MetricsLogger, plot_reward_curve, read_metrics
