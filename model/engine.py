@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -9,6 +10,7 @@ from dataclasses import dataclass, field
 import torch
 
 from .cache import Cache
+from .layers import Linear, PackedWeights
 from .sampling import SampleOutput, SamplingMask, SamplingParams, sample
 from .tokenizer import Tokenizer
 from .transformer import Transformer
@@ -23,12 +25,15 @@ class EngineConfig:
         max_seq_len: prompt + completion positions per row (default: min(model max_seq_len, 2048)).
         max_prefill_tokens: padded prompt tokens one prefill forward may take (bounds the logits/activations).
         record_routed_experts: record every token's expert ids in every MoE layer (Keep Routing).
+        pack_weights: keep oneDNN-packed copies of the matmul weights for CPU fp32 decode (faster GEMMs for one
+            extra copy of those weights in memory; repacked after the weights change).
     """
 
     max_batch_size: int = 16
     max_seq_len: int | None = None
     max_prefill_tokens: int = 4096
     record_routed_experts: bool = True
+    pack_weights: bool = True
 
     def __post_init__(self) -> None:
         if self.max_batch_size < 1:
@@ -99,6 +104,9 @@ class Engine:
         if self.max_len > model.cfg.max_seq_len:
             raise ValueError(f"EngineConfig.max_seq_len {self.max_len} exceeds the model's {model.cfg.max_seq_len}")
         self._cache: Cache | None = None
+        self._packs = PackedWeights([m.weight for m in model.modules() if isinstance(m, Linear)]
+                                    + [model.output_weight], batch_hint=self.config.max_batch_size) \
+            if self.config.pack_weights else None
 
     # public API
     def generate(self, prompt_token_ids: list[list[int]], params: SamplingParams | None = None) -> list[Completion]:
@@ -134,6 +142,8 @@ class Engine:
         if self.tokenizer is not None and not params.ignore_eos:
             stop_ids |= set(self.tokenizer.stop_ids)
         cache = self._get_cache()
+        if self._packs is not None:
+            self._packs.refresh()
         queue = deque(range(len(prompts)))
         rows: list[_Row] = []
         next_tokens: list[int] = []
@@ -169,7 +179,8 @@ class Engine:
         pad = self.tokenizer.pad_id if self.tokenizer else 0
         tokens = torch.tensor([prompts[i] + [pad] * (width - len(prompts[i])) for i in admitted])
         pcache = self.model.new_cache(len(admitted), width)  # prompt-sized, freed after the copy
-        out = self.model(tokens, cache=pcache, num_keys=width, logits_index=torch.tensor(lengths) - 1)
+        with self._packed():
+            out = self.model(tokens, cache=pcache, num_keys=width, logits_index=torch.tensor(lengths) - 1)
         src = torch.arange(len(admitted)).repeat_interleave(params.n)
         dst = torch.arange(first_row, first_row + len(src))
         cache.copy_from(pcache, dst, src, width)
@@ -188,7 +199,8 @@ class Engine:
     def _decode(self, rows, next_tokens, params, generator, cache):
         tokens = torch.tensor(next_tokens).view(-1, 1)
         positions = torch.tensor([r.position for r in rows]).view(-1, 1)
-        out = self.model(tokens, positions, cache, num_keys=int(positions.max()) + 1)
+        with self._packed():
+            out = self.model(tokens, positions, cache, num_keys=int(positions.max()) + 1)
         result = sample(out.logits[:, 0], params, generator)
         for j, row in enumerate(rows):
             row.position += 1
@@ -242,6 +254,9 @@ class Engine:
                 raise ValueError(f"prompt {i} has {len(p)} tokens; the engine holds {self.max_len} positions")
             if len(p) > self.config.max_prefill_tokens:
                 raise ValueError(f"prompt {i} has {len(p)} tokens > EngineConfig.max_prefill_tokens")
+
+    def _packed(self) -> contextlib.AbstractContextManager:
+        return self._packs.active() if self._packs is not None else contextlib.nullcontext()
 
     def _get_cache(self) -> Cache:
         if self._cache is None:

@@ -3,7 +3,10 @@ linear."""
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
+from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F
@@ -11,24 +14,78 @@ from torch import nn
 
 from .config import ModelConfig
 
-# A decode step multiplies a few activation rows by every weight matrix. For such shapes MKL's sgemm runs
-# weight @ x.T (the weight as the non-transposed operand) markedly faster than F.linear's x @ weight.T: on the
-# SmolLM2-135M decode matmuls, 1.3-2x less CPU time at 2-16 rows (benchmarks/RESULTS.md, issue 4). Same products,
-# summed in a different order (differences at fp32 rounding level), so it is used only where no autograd graph
-# is built, for fp32 CPU tensors and weights big enough for the call overhead not to matter.
-SKINNY_MAX_ROWS = 16
-SKINNY_MIN_WEIGHT_NUMEL = 1 << 16
+# The rollout engine (which runs under torch.inference_mode) multiplies a few activation rows by every weight
+# matrix. On CPU, oneDNN's fp32 GEMM runs these shapes markedly faster than MKL's sgemm behind F.linear: on the
+# SmolLM2-135M matmuls of one forward, 1.3-1.8x less time at 2-16 rows and still ~1.1x at 512 rows (prefill);
+# numbers in benchmarks/RESULTS.md, issue 4. Same products summed in a different order (fp32 rounding-level
+# differences), so only inference-mode passes take it: training and the trainer's scoring passes keep F.linear.
+ONEDNN_MIN_WEIGHT_NUMEL = 1 << 16
+_onednn_ok: bool | None = None
+
+
+def _onednn_usable() -> bool:
+    """Probe once: is oneDNN's linear in this torch build, and does it agree with F.linear?"""
+    global _onednn_ok
+    if _onednn_ok is None:
+        try:
+            w, x = torch.randn(64, 32), torch.randn(3, 32)
+            _onednn_ok = bool(torch.backends.mkldnn.is_available()) and torch.allclose(
+                torch.ops.mkldnn._linear_pointwise(x, w, None, "none", [], ""), F.linear(x, w), atol=1e-4)
+        except (RuntimeError, AttributeError, NotImplementedError):
+            _onednn_ok = False
+    return _onednn_ok
+
+
+# Weights reordered into oneDNN's blocked layout for the engine's GEMMs (another ~1.4x at 16 rows, since every
+# decode step streams all weights from memory); active only inside `PackedWeights.active()`.
+_ACTIVE_PACKS: contextvars.ContextVar[dict | None] = contextvars.ContextVar("agentgym_packed_weights", default=None)
 
 
 def linear(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """F.linear(x, weight) without bias: (..., in) x (out, in) -> (..., out); weight-major GEMM for few rows."""
-    rows = x.numel() // max(1, x.shape[-1])
-    if (0 < rows <= SKINNY_MAX_ROWS and weight.numel() >= SKINNY_MIN_WEIGHT_NUMEL
-            and x.dtype == weight.dtype == torch.float32 and x.device.type == "cpu"
-            and not (torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad))):
-        out = torch.mm(weight, x.reshape(rows, x.shape[-1]).t()).t().contiguous()
-        return out.view(*x.shape[:-1], weight.shape[0])
+    """F.linear(x, weight) without bias: (..., in) x (out, in) -> (..., out); oneDNN for CPU fp32 inference."""
+    if (torch.is_inference_mode_enabled() and x.device.type == "cpu" and x.dtype == weight.dtype == torch.float32
+            and weight.numel() >= ONEDNN_MIN_WEIGHT_NUMEL and _onednn_usable()):
+        packs = _ACTIVE_PACKS.get()
+        entry = packs.get(id(weight)) if packs else None
+        if entry is not None and entry[0] == (weight.data_ptr(), weight._version):
+            weight = entry[1]
+        return torch.ops.mkldnn._linear_pointwise(x, weight, None, "none", [], "")
     return F.linear(x, weight)
+
+
+class PackedWeights:
+    """oneDNN-packed copies of some weights (one extra copy of them in memory), repacked when a weight changes.
+
+    Example:
+        packs = PackedWeights([m.weight for m in model.modules() if isinstance(m, Linear)], batch_hint=16)
+        with torch.inference_mode(), packs.active():
+            model(tokens, ...)
+    """
+
+    def __init__(self, weights: list[torch.Tensor], batch_hint: int) -> None:
+        self.weights = [w for w in weights if w.device.type == "cpu" and w.dtype == torch.float32 and w.dim() == 2
+                        and w.numel() >= ONEDNN_MIN_WEIGHT_NUMEL]
+        self.batch_hint = batch_hint
+        self._packed: dict[int, tuple[tuple[int, int], torch.Tensor]] = {}
+
+    def refresh(self) -> None:
+        """Repack every weight whose storage or version changed since it was packed (e.g. after an update)."""
+        if not _onednn_usable():
+            return
+        with torch.inference_mode():
+            for w in self.weights:
+                stamp = (w.data_ptr(), w._version)
+                entry = self._packed.get(id(w))
+                if entry is None or entry[0] != stamp:
+                    self._packed[id(w)] = (stamp, torch.ops.mkldnn._reorder_linear_weight(w.detach(), self.batch_hint))
+
+    @contextlib.contextmanager
+    def active(self) -> Iterator[None]:
+        token = _ACTIVE_PACKS.set(self._packed)
+        try:
+            yield
+        finally:
+            _ACTIVE_PACKS.reset(token)
 
 
 class Linear(nn.Linear):

@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-# top-p first looks for the nucleus among this many best tokens and sorts the whole vocabulary only when the
-# nucleus is wider (exact either way, much cheaper for peaked distributions).
-NUCLEUS_CANDIDATES = 1024
+# top-p looks for the nucleus among the best 64, then 1024 tokens, and sorts the whole vocabulary only when the
+# nucleus is wider (exact either way, much cheaper for peaked distributions: topk(64) of SmolLM2's 49152 logits
+# costs 1/6 of topk(1024)). Vocabularies of at most 1024 tokens are always sorted whole.
+NUCLEUS_CANDIDATES = (64, 1024)
 
 
 @dataclass(kw_only=True, slots=True)
@@ -135,10 +136,11 @@ class SampleOutput:
 
 def _nucleus(probs: torch.Tensor, top_p: float) -> tuple[torch.Tensor, torch.Tensor]:
     """(sorted probs, sorted ids) covering every row's top-p nucleus (fewer than V columns when possible)."""
-    k = min(NUCLEUS_CANDIDATES, probs.shape[-1])
-    vals, ids = probs.topk(k, dim=-1)
-    if k < probs.shape[-1] and bool((vals.sum(dim=-1) >= top_p).all()):
-        return vals, ids
+    if probs.shape[-1] > NUCLEUS_CANDIDATES[-1]:
+        for k in NUCLEUS_CANDIDATES:
+            vals, ids = probs.topk(k, dim=-1)
+            if bool((vals.sum(dim=-1) >= top_p).all()):
+                return vals, ids
     return probs.sort(dim=-1, descending=True)
 
 

@@ -65,11 +65,14 @@ class Transformer(nn.Module):
         self.num_moe_layers = sum(cfg.is_moe_layer)
         self.activation_checkpointing = False  # recompute each block in backward instead of keeping its activations
 
+    @property
+    def output_weight(self) -> torch.Tensor:
+        """(vocab, dim) head weight: the embedding when tied."""
+        return self.embed.weight if self.head is None else self.head.weight
+
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """Final norm + head in fp32: (..., dim) -> (..., vocab)."""
-        h = self.norm(hidden)
-        weight = self.embed.weight if self.head is None else self.head.weight
-        return linear(h, weight).float()
+        return linear(self.norm(hidden), self.output_weight).float()
 
     def forward(self, tokens: torch.Tensor, positions: torch.Tensor | None = None, cache: Cache | None = None, *,
                 num_keys: int | None = None, forced_experts: torch.Tensor | None = None,

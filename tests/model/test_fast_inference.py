@@ -1,0 +1,106 @@
+"""The engine's CPU fast paths (oneDNN GEMMs, packed weights, the nucleus search ladder) change nothing but speed."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+import torch.nn.functional as F
+from agentgym.model import layers
+from agentgym.model.config import get_preset
+from agentgym.model.engine import Engine, EngineConfig
+from agentgym.model.layers import PackedWeights, linear
+from agentgym.model.sampling import SamplingParams, _nucleus, masked_logprobs
+from agentgym.model.transformer import Transformer
+
+needs_onednn = pytest.mark.skipif(not layers._onednn_usable(), reason="this torch build has no usable oneDNN")
+
+
+@pytest.fixture(scope="module")
+def llama_model():
+    """Two SmolLM2-shaped blocks (weights big enough for the fast path) with a 4096-token vocabulary."""
+    torch.manual_seed(0)
+    cfg = dataclasses.replace(get_preset("smollm2-135m"), n_layers=2, n_dense_layers=2, vocab_size=4096,
+                              max_seq_len=128)
+    return Transformer(cfg).eval()
+
+
+@needs_onednn
+def test_linear_uses_onednn_only_in_inference_mode_and_agrees_with_f_linear():
+    w, x = torch.randn(1536, 576), torch.randn(3, 5, 576)
+    with torch.no_grad():  # training and scoring passes: exactly F.linear
+        assert torch.equal(linear(x, w), F.linear(x, w))
+    with torch.inference_mode():
+        fast = linear(x, w)
+    assert fast.shape == (3, 5, 1536)
+    assert (fast - F.linear(x, w)).abs().max() <= 1e-4
+    small = torch.randn(8, 576)  # below the size threshold: F.linear even in inference mode
+    with torch.inference_mode():
+        assert torch.equal(linear(x, small), F.linear(x, small))
+
+
+@needs_onednn
+def test_packed_weights_match_and_go_stale_after_an_in_place_update():
+    w, x = torch.randn(1536, 576), torch.randn(16, 576)
+    packs = PackedWeights([w, torch.randn(4, 4)], batch_hint=16)
+    assert len(packs.weights) == 1  # too-small weights are not packed
+    packs.refresh()
+    with torch.inference_mode():
+        plain = linear(x, w)
+        with packs.active():
+            packed = linear(x, w)
+    assert (packed - plain).abs().max() <= 1e-4
+    with torch.no_grad():
+        w.mul_(2)  # a trainer update: the packed copy is stale and must not be used
+    with torch.inference_mode(), packs.active():
+        stale = linear(x, w)
+    assert (stale - 2 * plain).abs().max() <= 2e-4
+    packs.refresh()
+    with torch.inference_mode(), packs.active():
+        fresh = linear(x, w)
+    assert (fresh - 2 * plain).abs().max() <= 2e-4
+
+
+@pytest.mark.parametrize("pack", [True, False])
+def test_engine_fast_path_logprobs_equal_teacher_forced(llama_model, pack):
+    engine = Engine(llama_model, None, EngineConfig(max_batch_size=4, max_seq_len=64, pack_weights=pack))
+    g = torch.Generator().manual_seed(0)
+    prompts = [torch.randint(3, 4096, (n,), generator=g).tolist() for n in (5, 9, 3)]
+    params = SamplingParams(n=2, temperature=0.9, top_p=0.8, max_new_tokens=8, seed=4)
+    completions = engine.generate(prompts, params)
+    for c in completions:
+        ids = torch.tensor(c.prompt_token_ids + c.token_ids)
+        with torch.no_grad():
+            logits = llama_model(ids[None]).logits[0]
+        p = len(c.prompt_token_ids)
+        want = masked_logprobs(logits[p - 1:-1], torch.tensor(c.token_ids), c.sampling_mask, params.temperature)
+        assert (want - torch.tensor(c.logprobs)).abs().max() <= 1e-4
+
+
+def test_engine_picks_up_trainer_updates_between_calls(llama_model):
+    """Packed copies are refreshed when the weights change, so greedy output follows the new weights."""
+    model = Transformer(llama_model.cfg).eval()
+    model.load_state_dict(llama_model.state_dict())
+    engine = Engine(model, None, EngineConfig(max_batch_size=2, max_seq_len=32))
+    greedy = SamplingParams(temperature=0.0, max_new_tokens=6)
+    before = engine.generate([[5, 6, 7]], greedy)[0].token_ids
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.5)
+    after = engine.generate([[5, 6, 7]], greedy)[0].token_ids
+    fresh = Engine(model, None, EngineConfig(max_batch_size=2, max_seq_len=32, pack_weights=False))
+    assert after == fresh.generate([[5, 6, 7]], greedy)[0].token_ids
+    assert before != after
+
+
+@pytest.mark.parametrize("temperature", [0.05, 0.7, 5.0])  # peaked (top 64 suffices), medium, flat (full sort)
+def test_nucleus_ladder_gives_the_same_support_as_a_full_sort(temperature):
+    torch.manual_seed(0)
+    probs = F.softmax(torch.randn(6, 5000) * 4 / temperature, dim=-1)
+    vals, ids = _nucleus(probs, 0.9)
+    full_vals, full_ids = probs.sort(dim=-1, descending=True)
+    for row in range(6):
+        keep = int(((full_vals[row].cumsum(0) - full_vals[row]) < 0.9).sum())
+        assert vals.shape[1] >= keep
+        assert torch.equal(ids[row, :keep], full_ids[row, :keep])
