@@ -8,7 +8,7 @@ from torch import nn
 
 from .cache import LayerCache
 from .config import ModelConfig
-from .layers import Linear, Rotary
+from .layers import Linear, Rotary, fused_linear
 
 
 class GQA(nn.Module):
@@ -31,9 +31,11 @@ class GQA(nn.Module):
                 cache: LayerCache | None = None, num_keys: int | None = None) -> torch.Tensor:
         """x: (B, S, dim); positions: (B, S); mask: (B, S, T) bool, T = num_keys (cache) or S -> (B, S, dim)."""
         b, s, _ = x.shape
-        q = self.rotary(self.wq(x).view(b, s, self.n_heads, self.head_dim), positions)
-        k = self.rotary(self.wk(x).view(b, s, self.n_kv_heads, self.head_dim), positions)
-        v = self.wv(x).view(b, s, self.n_kv_heads, self.head_dim)
+        fused = fused_linear(x, (self.wq.weight, self.wk.weight, self.wv.weight))
+        q, k, v = fused if fused is not None else (self.wq(x), self.wk(x), self.wv(x))
+        q = self.rotary(q.view(b, s, self.n_heads, self.head_dim), positions)
+        k = self.rotary(k.view(b, s, self.n_kv_heads, self.head_dim), positions)
+        v = v.view(b, s, self.n_kv_heads, self.head_dim)
         if cache is not None:
             cache.write("k", positions, k)
             cache.write("v", positions, v)
@@ -41,3 +43,7 @@ class GQA(nn.Module):
         out = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
                                              attn_mask=mask.unsqueeze(1), enable_gqa=True)
         return self.wo(out.transpose(1, 2).reshape(b, s, -1))
+
+    def fused_groups(self) -> list[tuple[torch.Tensor, ...]]:
+        """Weights an engine may pack stacked for `fused_linear` (q with k and v)."""
+        return [(self.wq.weight, self.wk.weight, self.wv.weight)]

@@ -82,6 +82,14 @@ class _Row:
     experts: list[torch.Tensor] = field(default_factory=list)
 
 
+def _matmul_weights(model: Transformer) -> list[torch.Tensor | tuple[torch.Tensor, ...]]:
+    """The weights the engine's forwards multiply by: stacked groups where a module fuses them, then the rest."""
+    groups = [g for m in model.modules() if hasattr(m, "fused_groups") for g in m.fused_groups()]
+    grouped = {id(w) for g in groups for w in g}
+    singles = [m.weight for m in model.modules() if isinstance(m, Linear) and id(m.weight) not in grouped]
+    return groups + singles + [model.output_weight]
+
+
 class Engine:
     """Generates completions for token-id prompts with an in-process Transformer.
 
@@ -104,8 +112,7 @@ class Engine:
         if self.max_len > model.cfg.max_seq_len:
             raise ValueError(f"EngineConfig.max_seq_len {self.max_len} exceeds the model's {model.cfg.max_seq_len}")
         self._cache: Cache | None = None
-        self._packs = PackedWeights([m.weight for m in model.modules() if isinstance(m, Linear)]
-                                    + [model.output_weight], batch_hint=self.config.max_batch_size) \
+        self._packs = PackedWeights(_matmul_weights(model), batch_hint=self.config.max_batch_size) \
             if self.config.pack_weights else None
 
     # public API

@@ -104,3 +104,34 @@ def test_nucleus_ladder_gives_the_same_support_as_a_full_sort(temperature):
         keep = int(((full_vals[row].cumsum(0) - full_vals[row]) < 0.9).sum())
         assert vals.shape[1] >= keep
         assert torch.equal(ids[row, :keep], full_ids[row, :keep])
+
+
+@needs_onednn
+def test_fused_linear_equals_separate_products_and_needs_a_fresh_pack():
+    from agentgym.model.layers import fused_linear
+
+    wq, wk, wv, x = torch.randn(576, 576), torch.randn(192, 576), torch.randn(192, 576), torch.randn(4, 1, 576)
+    packs = PackedWeights([(wq, wk, wv)], batch_hint=4)
+    packs.refresh()
+    with torch.inference_mode():
+        assert fused_linear(x, (wq, wk, wv)) is None  # no packs active
+        with packs.active():
+            q, k, v = fused_linear(x, (wq, wk, wv))
+            assert fused_linear(x, (wq, wk)) is None  # not packed as that group
+    for got, w in ((q, wq), (k, wk), (v, wv)):
+        assert got.shape == (4, 1, w.shape[0])
+        assert (got - F.linear(x, w)).abs().max() <= 1e-4
+    with torch.no_grad():
+        wk.add_(1)
+    with torch.inference_mode(), packs.active():
+        assert fused_linear(x, (wq, wk, wv)) is None  # stale: the caller falls back to separate GEMMs
+
+
+@needs_onednn
+def test_engine_packs_attention_and_mlp_weights_stacked(llama_model):
+    engine = Engine(llama_model, None, EngineConfig(max_batch_size=2, max_seq_len=32))
+    engine.generate([[5, 6, 7]], SamplingParams(temperature=0.0, max_new_tokens=2))
+    keys = list(engine._packs._packed)
+    assert sum(isinstance(k, tuple) and len(k) == 3 for k in keys) == 2  # q/k/v per block
+    assert sum(isinstance(k, tuple) and len(k) == 2 for k in keys) == 2  # gate/up per block
+    assert sum(not isinstance(k, tuple) for k in keys) == 2 * 2 + 1  # wo and w2 per block, and the head
