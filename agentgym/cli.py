@@ -11,9 +11,12 @@ import os
 import sys
 
 # The engine generates in a worker thread while the trainer computes in the main one: with libgomp's default wait
-# policy the two OpenMP teams spin against each other (an update ran 2-3x slower, benchmarks/RESULTS.md). It must be
-# set before torch loads libgomp; a value the user set wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# (spin 300,000 rounds before sleeping) the two OpenMP teams spin against each other on a busy box (an update ran
+# 2-3x slower), while never spinning (OMP_WAIT_POLICY=PASSIVE) makes every small parallel op pay a wake-up (decode
+# steps 16% slower, 8-bit AdamW 3x). A short spin keeps both fast (benchmarks/RESULTS.md). It must be set before
+# torch loads libgomp; a wait policy or spin count the user set wins.
+if "OMP_WAIT_POLICY" not in os.environ:
+    os.environ.setdefault("GOMP_SPINCOUNT", "10000")
 from pathlib import Path
 from typing import Any, Callable, Optional
 

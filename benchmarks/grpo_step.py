@@ -12,9 +12,11 @@ Reported: median seconds per step and the peak resident set (VmHWM) during the t
 
 Rows: `agentgym` runs the defaults (torch AdamW, fp32 moments, grad clip 1.0, as TRL does). `agentgym memory` turns on
 the `memory:` knobs (docs/memory.md): AdamW stepped inside backward (which needs grad_clip null), 8-bit AdamW
-moments (changes the updates slightly) and activation checkpointing. TRL runs its defaults. Both sides' workers run
-with OMP_WAIT_POLICY=PASSIVE unless ``--omp-wait-policy default``: on a box with more runnable threads than cores,
-libgomp's default spin-waiting tripled the CPU time of our update (benchmarks/RESULTS.md).
+moments (changes the updates slightly), activation checkpointing, and no packed weight copy in the engine. TRL runs
+its defaults. Both sides' workers run
+with GOMP_SPINCOUNT=10000 (a short spin, what the `agentgym` CLI sets) unless ``--omp-wait-policy``: on a box with
+more runnable threads than cores libgomp's default spin-waiting tripled the CPU time of our update, and never spinning
+(PASSIVE) slows every small parallel op (benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -46,7 +48,8 @@ def _reset_peak() -> None:
         f.write("5")
 
 
-MEMORY_KNOBS = {"optimizer_in_backward": True, "optimizer_state_dtype": "int8", "activation_checkpointing": True}
+MEMORY_KNOBS = {"optimizer_in_backward": True, "optimizer_state_dtype": "int8", "activation_checkpointing": True,
+                "engine_packed_weights": False}
 
 
 def run_ours(args: argparse.Namespace) -> dict:
@@ -117,12 +120,16 @@ def _async_section(args: argparse.Namespace) -> dict:
 
 
 def _worker_env(args: argparse.Namespace) -> dict[str, str]:
-    """Both sides' subprocesses get the same environment. OMP_WAIT_POLICY (read by libgomp when torch loads): with
-    the default, every idle OpenMP thread spins at each parallel region's barrier, which on a loaded box (more
-    runnable threads than cores) made one update of the default row 3x the CPU time (benchmarks/RESULTS.md)."""
+    """Both sides' subprocesses get the same OpenMP environment (read by libgomp when torch loads). `spin` (the
+    default, what the `agentgym` CLI sets): GOMP_SPINCOUNT=10000, a short spin before sleeping. `PASSIVE` never spins
+    (every small parallel op pays a thread wake-up); `default` leaves libgomp's 300,000-round spin, which on a loaded
+    box (more runnable threads than cores) made one update of our default row 3x the CPU time (benchmarks/RESULTS.md)."""
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
     env.pop("OMP_WAIT_POLICY", None)
-    if args.omp_wait_policy != "default":
+    env.pop("GOMP_SPINCOUNT", None)
+    if args.omp_wait_policy == "spin":
+        env["GOMP_SPINCOUNT"] = "10000"
+    elif args.omp_wait_policy != "default":
         env["OMP_WAIT_POLICY"] = args.omp_wait_policy
     return env
 
@@ -219,8 +226,9 @@ def main() -> None:
     parser.add_argument("--rollout-threads", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--train-threads", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--memory-knobs", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--omp-wait-policy", choices=["PASSIVE", "ACTIVE", "default"], default="PASSIVE",
-                        help="OMP_WAIT_POLICY of both sides' workers (default: PASSIVE; 'default' leaves it unset)")
+    parser.add_argument("--omp-wait-policy", choices=["spin", "PASSIVE", "ACTIVE", "default"], default="spin",
+                        help="both sides' OpenMP waiting: spin = GOMP_SPINCOUNT=10000 (default, as the CLI sets); "
+                             "PASSIVE/ACTIVE = that OMP_WAIT_POLICY; default = libgomp's own")
     args = parser.parse_args()
     if args.worker:
         import torch
@@ -246,7 +254,7 @@ def main() -> None:
     trl = results["trl"]
     s_trl = statistics.median(trl["seconds"])
     print(f"SmolLM2-135M, 1 prompt x {args.group} completions x {args.tokens} tokens, {args.threads} threads, "
-          f"median of {args.steps} steps after 1 warm-up, OMP_WAIT_POLICY {args.omp_wait_policy}, "
+          f"median of {args.steps} steps after 1 warm-up, OpenMP waiting {args.omp_wait_policy}, "
           f"load avg after {os.getloadavg()}")
     print(f"{'':16}{'s/step':>8}{'collect s':>11}{'peak RSS MiB':>14}{'speed-up':>10}{'RSS ratio':>11}")
     for side, label in (("ours", "agentgym"), ("ours-memory", "agentgym memory"), ("trl", "TRL")):

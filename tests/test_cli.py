@@ -316,14 +316,18 @@ def test_quickstart_runs_and_writes_trajectories(tmp_path):
     assert "8 episodes, 16 env steps in " in result.stdout
 
 
-def test_cli_makes_openmp_threads_wait_passively_unless_the_user_chose():
+def test_cli_bounds_openmp_spinning_unless_the_user_chose():
+    import os
     import subprocess
     import sys
 
-    probe = "import agentgym.cli, os; print(os.environ['OMP_WAIT_POLICY'])"
-    env = {k: v for k, v in __import__("os").environ.items() if k != "OMP_WAIT_POLICY"}
-    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env,
-                          check=True).stdout.strip() == "PASSIVE"
-    env["OMP_WAIT_POLICY"] = "ACTIVE"
-    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env,
-                          check=True).stdout.strip() == "ACTIVE"
+    probe = "import agentgym.cli, os; print(os.environ.get('GOMP_SPINCOUNT'), os.environ.get('OMP_WAIT_POLICY'))"
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+
+    def run(**extra: str) -> str:
+        return subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env={**env, **extra},
+                              check=True).stdout.strip()
+
+    assert run() == "10000 None"
+    assert run(GOMP_SPINCOUNT="50") == "50 None"
+    assert run(OMP_WAIT_POLICY="PASSIVE") == "None PASSIVE"

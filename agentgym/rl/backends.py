@@ -79,7 +79,8 @@ def engine_backend(config: TrainConfig, model: Any, tokenizer: Any) -> EngineBac
 
     s = config.sampling
     engine = Engine(model, tokenizer, EngineConfig(max_batch_size=config.model.max_batch,
-                                                   max_seq_len=config.model.max_seq_len))
+                                                   max_seq_len=config.model.max_seq_len,
+                                                   pack_weights=config.memory.engine_packed_weights))
     return EngineBackend(EnginePolicy(engine, EnginePolicyConfig(
         temperature=s.temperature, top_p=s.top_p, top_k=s.top_k, max_new_tokens=s.max_new_tokens,
         max_batch=config.model.max_batch, seed=config.seed, ignore_eos=s.ignore_eos)))

@@ -135,3 +135,14 @@ def test_engine_packs_attention_and_mlp_weights_stacked(llama_model):
     assert sum(isinstance(k, tuple) and len(k) == 3 for k in keys) == 2  # q/k/v per block
     assert sum(isinstance(k, tuple) and len(k) == 2 for k in keys) == 2  # gate/up per block
     assert sum(not isinstance(k, tuple) for k in keys) == 2 * 2 + 1  # wo and w2 per block, and the head
+
+
+def test_engine_doc_example_runs_on_the_real_model(capsys):
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "engine.md").read_text(encoding="utf-8")
+    [code] = re.findall(r"```python\n(.*?)```", doc, flags=re.S)
+    exec(compile(code, "docs/engine.md", "exec"), {})  # noqa: S102 - our own documentation
+    printed = capsys.readouterr().out
+    assert printed.strip().endswith(("stop", "length"))
