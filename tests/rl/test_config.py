@@ -77,3 +77,20 @@ def test_tensorboard_is_optional_with_a_clear_install_message(tmp_path):
     plain.log(1, {"reward_mean": 0.5})
     again = MetricsLogger(tmp_path / "plain", resume_step=1)  # a resumed run drops the steps it will redo
     assert [r["step"] for r in __import__("agentgym.rl.metrics", fromlist=["x"]).read_metrics(again.path)] == [0]
+
+
+def test_memory_engine_packed_weights_reaches_the_engine():
+    import torch
+    from agentgym.model.config import get_preset
+    from agentgym.model.transformer import Transformer
+    from agentgym.rl.backends import engine_backend
+    from agentgym.rl.toy import CharTokenizer
+
+    model = Transformer(get_preset("tiny"))
+    for packed in (True, False):
+        config = parse_config({"envs": [{"name": "arith"}], "model": {"max_seq_len": 128},
+                               "memory": {"engine_packed_weights": packed}})
+        engine = engine_backend(config, model, CharTokenizer()).policy.engine
+        assert engine.config.pack_weights is packed
+        assert (engine._packs is not None) is packed
+    assert torch.is_tensor(model.output_weight)
