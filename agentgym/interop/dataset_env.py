@@ -13,6 +13,7 @@ from typing import Any, Callable, Sequence
 
 from agentgym.api import Action, Task, ToolCall, Verdict
 from agentgym.errors import AgentGymError
+from agentgym.interop.verdict import threshold_verdict
 from agentgym.toolenv import ToolEnv, tool
 
 ScoreFn = Callable[[str, dict[str, Any]], float]
@@ -99,10 +100,8 @@ class DatasetEnv(ToolEnv):
             score = float(self.dataset.score_answer(answer, entry))
         except Exception as e:  # noqa: BLE001 - a scorer bug is the env's failure, reported with its cause
             raise RuntimeError(f"dataset.score_answer failed: {type(e).__name__}: {e}") from e
-        passed = score >= self.pass_threshold
-        reason = (f"score_answer({answer!r}) = {score:g} against oracle {entry.get('answer')!r} "
-                  f"({'>=' if passed else '<'} {self.pass_threshold:g})")
-        return Verdict(reward=score, passed=passed, reasons=[reason], components={"score": score})
+        return threshold_verdict(score, self.pass_threshold,
+                                 f"score_answer({answer!r}) = {score:g} against oracle {entry.get('answer')!r}")
 
     def reference_action(self, task: Task) -> Action:
         if "answer" not in task.data:

@@ -22,6 +22,7 @@ from agentgym.interop.mcp_connection import (
     MCPConnectionError,
     MCPServerConfig,
 )
+from agentgym.interop.verdict import threshold_verdict
 from agentgym.taskio import load_tasks
 from agentgym.toolenv import ToolEnv
 from agentgym.tools import validate_call
@@ -145,11 +146,9 @@ class MCPToolsEnv(ToolEnv):
     def _judge(self, answer: str) -> Verdict:
         assert self.task is not None
         score = float(self.scorer(answer, self.task))
-        passed = score >= self.pass_threshold
         scorer_name = getattr(self.scorer, "__name__", type(self.scorer).__name__)
-        reason = (f"{scorer_name}: answer {answer!r} vs reference {self.task.data.get('answer')!r} scores {score:g} "
-                  f"({'>=' if passed else '<'} {self.pass_threshold:g})")
-        return Verdict(reward=score, passed=passed, reasons=[reason], components={"score": score})
+        return threshold_verdict(score, self.pass_threshold, f"{scorer_name}: answer {answer!r} vs reference "
+                                                             f"{self.task.data.get('answer')!r} scores {score:g}")
 
     # --- optional hooks -----------------------------------------------------------------------------------------
     def reference_action(self, task: Task) -> Action:
