@@ -50,6 +50,11 @@ def _reset_peak() -> None:
 
 MEMORY_KNOBS = {"optimizer_in_backward": True, "optimizer_state_dtype": "int8", "activation_checkpointing": True,
                 "engine_packed_weights": False}
+BF16_KNOBS = {"optimizer_in_backward": True, "optimizer_state_dtype": "bfloat16"}
+# worker row -> (label, extra `model` fields, `memory` section, grad_clip)
+ROWS = {"default": ("agentgym", {}, {}, 1.0),
+        "memory": ("agentgym memory", {}, MEMORY_KNOBS, None),
+        "bf16": ("agentgym bf16", {"dtype": "bfloat16"}, BF16_KNOBS, None)}
 
 
 def run_ours(args: argparse.Namespace) -> dict:
@@ -77,14 +82,15 @@ def run_ours(args: argparse.Namespace) -> dict:
         def sample_tasks(self, n, *, seed=0):
             return [Task(id="p", env="bench", prompt=PROMPT)] * n
 
+    _, model_extra, memory, grad_clip = ROWS[args.row]
     config = parse_config({
         "envs": [{"name": "bench", "num_tasks": 1}],
-        "model": {"pretrained": "smollm2-135m", "max_seq_len": 256, "max_batch": args.group},
+        "model": {"pretrained": "smollm2-135m", "max_seq_len": 256, "max_batch": args.group, **model_extra},
         "sampling": {"temperature": 1.0, "max_new_tokens": args.tokens, "max_turns": 1, "ignore_eos": True},
         "techniques": {"dynamic_filtering": False}, "steps": args.steps + 1, "groups_per_step": 1,
-        "group_size": args.group, "optim": {"lr": 1e-6, "grad_clip": None if args.memory_knobs else 1.0},
+        "group_size": args.group, "optim": {"lr": 1e-6, "grad_clip": grad_clip},
         "out_dir": args.out + "/ours", "progress": False, **_async_section(args),
-        **({"memory": MEMORY_KNOBS} if args.memory_knobs else {}),
+        **({"memory": memory} if memory else {}),
     })
     trainer = GRPOTrainer(config, make_env=lambda name: OneTurn())
     trainer.step(0)
@@ -225,7 +231,7 @@ def main() -> None:
     parser.add_argument("--async-staleness", type=int, default=-1, help=argparse.SUPPRESS)
     parser.add_argument("--rollout-threads", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--train-threads", type=int, default=0, help=argparse.SUPPRESS)
-    parser.add_argument("--memory-knobs", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--row", choices=list(ROWS), default="default", help=argparse.SUPPRESS)
     parser.add_argument("--omp-wait-policy", choices=["spin", "PASSIVE", "ACTIVE", "default"], default="spin",
                         help="both sides' OpenMP waiting: spin = GOMP_SPINCOUNT=10000 (default, as the CLI sets); "
                              "PASSIVE/ACTIVE = that OMP_WAIT_POLICY; default = libgomp's own")
@@ -241,10 +247,10 @@ def main() -> None:
         run_async_row(args)
         return
     results = {}
-    for side in ("ours", "ours-memory", "trl"):
-        cmd = [sys.executable, __file__, "--worker", side.split("-")[0], "--steps", str(args.steps), "--group",
-               str(args.group), "--tokens", str(args.tokens), "--threads", str(args.threads), "--out", args.out,
-               *(["--memory-knobs"] if side == "ours-memory" else [])]
+    for side in (*ROWS, "trl"):
+        cmd = [sys.executable, __file__, "--worker", "trl" if side == "trl" else "ours", "--steps", str(args.steps),
+               "--group", str(args.group), "--tokens", str(args.tokens), "--threads", str(args.threads), "--out",
+               args.out, *(["--row", side] if side != "trl" else [])]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=_worker_env(args))
         line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
         if line is None:
@@ -257,12 +263,13 @@ def main() -> None:
           f"median of {args.steps} steps after 1 warm-up, OpenMP waiting {args.omp_wait_policy}, "
           f"load avg after {os.getloadavg()}")
     print(f"{'':16}{'s/step':>8}{'collect s':>11}{'peak RSS MiB':>14}{'speed-up':>10}{'RSS ratio':>11}")
-    for side, label in (("ours", "agentgym"), ("ours-memory", "agentgym memory"), ("trl", "TRL")):
+    for side, label in (*((row, spec[0]) for row, spec in ROWS.items()), ("trl", "TRL")):
         r = results[side]
         sec, rss = statistics.median(r["seconds"]), r["peak_rss_mib"]
         col = f"{statistics.median(r['collect_seconds']):11.2f}" if "collect_seconds" in r else f"{'':11}"
         print(f"{label:16}{sec:8.2f}{col}{rss:14.0f}{s_trl / sec:9.2f}x{rss / trl['peak_rss_mib']:11.2f}")
-    print("targets: speed-up >= 1.5x, RSS ratio <= 0.5; memory row:", MEMORY_KNOBS, "+ grad_clip null")
+    print("targets: speed-up >= 1.5x, RSS ratio <= 0.5; memory row:", MEMORY_KNOBS, "+ grad_clip null; bf16 row: "
+          "model.dtype bfloat16,", BF16_KNOBS, "+ grad_clip null")
     for side in results:
         print(f"per-step seconds {side}:", [round(x, 2) for x in results[side]["seconds"]],
               *(["torch._dynamo imported:", results[side]["dynamo_imported"]] if side != "trl" else []))

@@ -35,6 +35,7 @@ def build_model(config: TrainConfig) -> tuple[Any, Any]:
         from agentgym.model.checkpoint import load_checkpoint
 
         model = load_checkpoint(section.checkpoint)
+    model = model.to(getattr(torch, section.dtype))
     model.eval()  # no dropout anywhere; eval keeps the MoE load counters out of training
     if section.trainable_layers is not None:
         set_trainable_layers(model, section.trainable_layers)

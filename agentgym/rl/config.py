@@ -53,6 +53,11 @@ class ModelSection(_Section):
     """Engine positions per row (prompt + completion)."""
     max_batch: int = Field(16, ge=1)
     """Engine rows generated together."""
+    dtype: Literal["float32", "bfloat16"] = "float32"
+    """Weights, activations and gradients in this dtype. bfloat16 halves weight and activation memory and runs the
+    matmuls in bf16 (faster on CPUs with AVX-512-BF16 or AMX); the optimizer keeps fp32 math and writes the weights
+    back with stochastic rounding (docs/memory.md). Changes the numerics: the engine's recorded logprobs and the
+    trainer's differ by bf16 rounding, which the importance ratio sees."""
 
 
 class SamplingSection(_Section):

@@ -12,6 +12,11 @@ moment on a signed log scale (code ±c is ±absmax·2^((c-127)/6)), the second a
 1..255 is max·2^((c-255)/8), 0 is zero), so small values survive next to large ones in the same block. (A linear
 absmax map for the first moment rounded the small-gradient elements of a block to zero, and they stopped moving.) The
 update itself is the same fused fp32 AdamW on the widened slice. Per element: 2 bytes of state instead of 8 (fp32).
+
+Parameters stored in bfloat16 (`model.dtype: bfloat16`) are widened slice by slice too, updated in fp32 and written
+back with stochastic rounding: round-to-nearest would drop every update smaller than half a bf16 step (2^-9 of the
+weight), which at RL learning rates is nearly all of them; rounding up with probability equal to the remainder keeps
+the expected weight equal to the fp32 update.
 """
 
 from __future__ import annotations
@@ -66,6 +71,16 @@ def _padded(n: int) -> int:
     return -(-n // _BLOCK) * _BLOCK
 
 
+def stochastic_round_bf16(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """fp32 -> bfloat16, rounding |x| up with probability equal to the dropped fraction (unbiased: E[out] = x).
+
+    bf16 keeps the top 16 bits of an fp32; adding uniform noise to the low 16 bits of the (sign-magnitude) pattern
+    before clearing them carries into the kept bits with exactly that probability."""
+    bits = x.contiguous().view(torch.int32)
+    noise = torch.randint(0, 1 << 16, bits.shape, dtype=torch.int32, generator=generator)
+    return bits.add(noise).bitwise_and_(-65536).view(torch.float32).to(torch.bfloat16)
+
+
 class LeanAdamW:
     """AdamW (decoupled weight decay, bias-corrected) with a choice of moment dtype and of when it steps.
 
@@ -77,12 +92,14 @@ class LeanAdamW:
         lr, betas, eps, weight_decay: as torch.optim.AdamW.
         state_dtype: dtype of the moments (float32, bfloat16, or int8 for the blockwise 8-bit moments).
         in_backward: step each parameter inside backward (then `step()` does nothing and grads are never kept).
+        seed: seed of the stochastic rounding of bfloat16 parameters (its state is saved with the optimizer).
     """
 
     def __init__(self, params: list[torch.nn.Parameter], *, lr: float, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, state_dtype: torch.dtype = torch.float32,
-                 in_backward: bool = False) -> None:
+                 in_backward: bool = False, seed: int = 0) -> None:
         self.params = list(params)
+        self.rounding_generator = torch.Generator().manual_seed(seed)  # stochastic rounding of bf16 parameters
         self.param_groups = [{"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay}]
         self.state_dtype, self.in_backward = state_dtype, in_backward
         self.state: list[dict[str, Any]] = [{} for _ in self.params]
@@ -121,23 +138,26 @@ class LeanAdamW:
                                 weight_decay=wd, eps=eps, amsgrad=False, maximize=False)
             return
         flat_p, flat_g = p.view(-1), grad.reshape(-1)
-        fused = hasattr(torch, "_fused_adamw_") and p.dtype == torch.float32
+        fused = hasattr(torch, "_fused_adamw_")
+        widen = p.dtype == torch.bfloat16  # update an fp32 copy of the slice, store it with stochastic rounding
         for start in range(0, flat_p.numel(), _CHUNK):  # widen a slice of the moments, update it, store it back
             sl = slice(start, start + _CHUNK)
             g = flat_g[sl].float()
             m_full, v_full = self._load_moments(state, start, g.numel())
             m, v = m_full[:g.numel()], v_full[:g.numel()]
-            if fused:
-                torch._fused_adamw_([flat_p[sl]], [g], [m], [v], [], [torch.tensor(float(state["step"]))], lr=lr,
+            w = flat_p[sl].float() if widen else flat_p[sl]
+            if fused and w.dtype == torch.float32:
+                torch._fused_adamw_([w], [g], [m], [v], [], [torch.tensor(float(state["step"]))], lr=lr,
                                     beta1=beta1, beta2=beta2, weight_decay=wd, eps=eps, amsgrad=False,
                                     maximize=False)
             else:  # torch's single-tensor AdamW formula
-                flat_p[sl].mul_(1 - lr * wd)
+                w.mul_(1 - lr * wd)
                 m.lerp_(g, 1 - beta1)
                 v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
                 denom = (v.sqrt() / math.sqrt(1 - beta2 ** state["step"])).add_(eps)
-                flat_p[sl].addcdiv_(m.to(flat_p.dtype), denom.to(flat_p.dtype),
-                                    value=-lr / (1 - beta1 ** state["step"]))
+                w.addcdiv_(m.to(w.dtype), denom.to(w.dtype), value=-lr / (1 - beta1 ** state["step"]))
+            if widen:
+                flat_p[sl] = stochastic_round_bf16(w, self.rounding_generator)
             self._store_moments(state, start, m_full, v_full)
 
     def _load_moments(self, state: dict[str, Any], start: int, n: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -178,11 +198,14 @@ class LeanAdamW:
 
     def state_dict(self) -> dict[str, Any]:
         return {"state": {i: dict(s) for i, s in enumerate(self.state) if s},
-                "param_groups": [dict(g) for g in self.param_groups]}
+                "param_groups": [dict(g) for g in self.param_groups],
+                "rounding_rng": self.rounding_generator.get_state()}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.param_groups = [dict(g) for g in state_dict["param_groups"]]
         self.param_groups[0]["betas"] = tuple(self.param_groups[0]["betas"])
+        if "rounding_rng" in state_dict:
+            self.rounding_generator.set_state(state_dict["rounding_rng"])
         self.state = [{} for _ in self.params]
         for i, s in state_dict["state"].items():
             if self.state_dtype == torch.int8 and "exp_avg_absmax" in s:  # 8-bit state saved by an 8-bit optimizer
@@ -210,7 +233,7 @@ class LeanAdamW:
 
 
 def build_optimizer(params: list[torch.nn.Parameter], optim: Any, memory: MemorySection) -> Any:
-    """torch AdamW for the default settings, `LeanAdamW` when a memory option asks for it.
+    """torch AdamW for the default settings, `LeanAdamW` when a memory option or bfloat16 parameters ask for it.
 
     Raises:
         ValueError: optimizer_in_backward together with grad_clip (the clip needs every gradient first).
@@ -218,7 +241,8 @@ def build_optimizer(params: list[torch.nn.Parameter], optim: Any, memory: Memory
     if memory.optimizer_in_backward and optim.grad_clip is not None:
         raise ValueError("memory.optimizer_in_backward steps each parameter during backward, before the global "
                          "gradient norm is known: set optim.grad_clip: null to use it")
-    if not memory.optimizer_in_backward and memory.optimizer_state_dtype == "float32":
+    low_precision = any(p.dtype == torch.bfloat16 for p in params)  # needs LeanAdamW's stochastic rounding
+    if not memory.optimizer_in_backward and memory.optimizer_state_dtype == "float32" and not low_precision:
         # the fused kernel (one pass per tensor; TRL's default too) is ~5x less CPU than the for-loop AdamW
         fused = all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params)
         return torch.optim.AdamW(params, lr=optim.lr, betas=optim.betas, weight_decay=optim.weight_decay,

@@ -228,3 +228,58 @@ def test_memory_path_does_not_import_dynamo():
     """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
     assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_stochastic_rounding_is_unbiased_and_lands_on_neighbouring_bf16_values():
+    from agentgym.rl.optim import stochastic_round_bf16
+
+    x = torch.tensor([1.0 + 2 ** -10, -3.0 - 3 * 2 ** -9, 0.1, 0.0, -1e-20]).repeat(20_000, 1)
+    out = stochastic_round_bf16(x, torch.Generator().manual_seed(0))
+    assert out.dtype == torch.bfloat16
+    low = x[0].to(torch.bfloat16).float()
+    for j in range(x.shape[1]):  # every output is one of the two bf16 values around x
+        values = set(out[:, j].float().tolist())
+        assert len(values) <= 2
+        assert all(abs(v - x[0, j].item()) <= abs(x[0, j].item()) * 2 ** -7 + 1e-30 for v in values)
+    mean = out.float().mean(dim=0)
+    assert torch.allclose(mean, x[0], rtol=2e-4, atol=0)  # E[out] = x (round-to-nearest is off by up to 2^-9)
+    assert (mean[0] - low[0]).abs() > 0  # 1 + 2^-10 is not a bf16 value: nearest rounding would give exactly 1
+    again = stochastic_round_bf16(x, torch.Generator().manual_seed(0))
+    assert torch.equal(out, again)
+
+
+def test_bf16_parameters_follow_fp32_adamw_where_nearest_rounding_would_stall():
+    torch.manual_seed(0)
+    target = torch.randn(4096) * 0.05
+    start = torch.randn(4096) * 0.05 + 1.0  # weights near 1: one bf16 step is 2^-7, far above lr=1e-4
+    ref = torch.nn.Parameter(start.clone())
+    low = torch.nn.Parameter(start.clone().to(torch.bfloat16))
+    ref_opt = torch.optim.AdamW([ref], lr=1e-4, weight_decay=0.0)
+    low_opt = LeanAdamW([low], lr=1e-4, weight_decay=0.0, seed=3)
+    for _ in range(300):
+        for p, opt in ((ref, ref_opt), (low, low_opt)):
+            opt.zero_grad()
+            ((p.float() - target) ** 2).sum().backward()
+            opt.step()
+    moved_ref = (start - ref.detach()).mean()
+    moved_low = (start - low.detach().float()).mean()
+    assert moved_ref > 0.02  # AdamW moved every weight by ~lr per step
+    assert abs(moved_low - moved_ref) < 0.1 * moved_ref  # the bf16 weights moved as far, on average
+    nearest = start.to(torch.bfloat16).float() - 1e-4  # one nearest-rounded step does not move them at all
+    assert torch.equal(nearest.to(torch.bfloat16).float(), start.to(torch.bfloat16).float())
+
+
+def test_trainer_trains_a_bf16_model(tmp_path, make_toy_config):
+    from agentgym.rl.toy import EchoLetterEnv
+    from agentgym.rl.trainer import GRPOTrainer
+
+    config = make_toy_config(str(tmp_path), steps=2, groups_per_step=2, model={"dtype": "bfloat16"})
+    trainer = GRPOTrainer(config, make_env=lambda name: EchoLetterEnv())
+    before = [p.detach().clone() for p in trainer.params]
+    metrics = trainer.step(0)
+    assert all(p.dtype == torch.bfloat16 for p in trainer.model.parameters())
+    assert isinstance(trainer.optimizer, LeanAdamW)  # torch's AdamW would round the updates away
+    assert metrics["grad_norm"] > 0 and metrics["loss"] == metrics["loss"]
+    assert any(not torch.equal(a, p) for a, p in zip(before, trainer.params))
+    path = trainer.save(1)
+    assert path.exists()
