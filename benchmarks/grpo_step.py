@@ -49,8 +49,9 @@ def _reset_peak() -> None:
 
 
 MEMORY_KNOBS = {"optimizer_in_backward": True, "optimizer_state_dtype": "int8", "activation_checkpointing": True,
-                "engine_packed_weights": False}
-BF16_KNOBS = {"optimizer_in_backward": True, "optimizer_state_dtype": "bfloat16"}
+                "engine_packed_weights": False, "trim_heap": True}
+BF16_KNOBS = {"optimizer_in_backward": True, "optimizer_state_dtype": "bfloat16", "activation_checkpointing": True,
+              "trim_heap": True}
 # worker row -> (label, extra `model` fields, `memory` section, grad_clip)
 ROWS = {"default": ("agentgym", {}, {}, 1.0),
         "memory": ("agentgym memory", {}, MEMORY_KNOBS, None),

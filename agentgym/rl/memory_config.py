@@ -30,3 +30,6 @@ class MemorySection(BaseModel):
     """Let the embedded rollout engine keep a oneDNN-packed copy of the matmul weights for CPU fp32 decode (about
     1.3x faster GEMMs at 4-16 rows, repacked after each update) at the cost of one more copy of those weights
     (~0.5 GiB for SmolLM2-135M). Set false when memory is the constraint."""
+    trim_heap: bool = False
+    """Give freed heap memory back to the OS before and after each update (glibc `malloc_trim`; a no-op elsewhere),
+    so the update's freed temporaries do not stay resident. Costs a few milliseconds per step."""

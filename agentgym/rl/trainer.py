@@ -26,6 +26,7 @@ from agentgym.rl.collector import Collection, RolloutCollector
 from agentgym.rl.config import TrainConfig
 from agentgym.rl.credit import turn_advantages
 from agentgym.rl.distributed import DataParallel
+from agentgym.rl.heap import trim_heap
 from agentgym.rl.limits_config import build_limits
 from agentgym.rl.logprobs import batch_logprobs
 from agentgym.rl.loss import minibatch_loss
@@ -190,7 +191,11 @@ class GRPOTrainer:
             self.dp.num_groups(self.config.groups_per_step), seed=self.dp.seed(self.config.seed * 10_007 + step))
         collect_s = time.perf_counter() - start
         segments = self.segments_of(collection)
+        if self.config.memory.trim_heap:
+            trim_heap()
         metrics: dict[str, Any] = self.update(segments, step)
+        if self.config.memory.trim_heap:
+            trim_heap()
         self.backend.sync_weights(self.model, step + 1)  # the rollout engine samples step + 1 from these weights
         self.dp.barrier()  # under torchrun: no rank samples step + 1 before rank 0's sync is done
         if self.pipeline is not None:

@@ -283,3 +283,24 @@ def test_trainer_trains_a_bf16_model(tmp_path, make_toy_config):
     assert any(not torch.equal(a, p) for a, p in zip(before, trainer.params))
     path = trainer.save(1)
     assert path.exists()
+
+
+def test_trim_heap_runs_around_each_update_when_asked(tmp_path, make_toy_config, monkeypatch):
+    import sys
+
+    from agentgym.rl import trainer as trainer_module
+    from agentgym.rl.heap import trim_heap
+    from agentgym.rl.toy import EchoLetterEnv
+
+    if sys.platform.startswith("linux"):
+        import platform
+
+        assert trim_heap() is (platform.libc_ver()[0] == "glibc")
+    calls = []
+    monkeypatch.setattr(trainer_module, "trim_heap", lambda: calls.append(1) or True)
+    for enabled, expected in ((False, 0), (True, 2)):
+        calls.clear()
+        config = make_toy_config(str(tmp_path / str(enabled)), steps=1, groups_per_step=1,
+                                 memory={"trim_heap": enabled})
+        trainer_module.GRPOTrainer(config, make_env=lambda name: EchoLetterEnv()).step(0)
+        assert len(calls) == expected
