@@ -190,6 +190,7 @@ def run_trl(args: argparse.Namespace) -> dict:
         del config.quantization_config
     model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     model.load_state_dict(loaded.state_dict())
+    model = model.to(getattr(torch, args.trl_dtype))  # bfloat16: the same bf16 weights as our bf16 row
     del loaded
     data = Dataset.from_list([{"prompt": [{"role": "user", "content": PROMPT}]}] * (args.group * (args.steps + 1)))
 
@@ -233,6 +234,9 @@ def main() -> None:
     parser.add_argument("--rollout-threads", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--train-threads", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--row", choices=list(ROWS), default="default", help=argparse.SUPPRESS)
+    parser.add_argument("--trl-dtype", choices=["float32", "bfloat16"], default="float32", help=argparse.SUPPRESS)
+    parser.add_argument("--trl-bf16-row", action="store_true",
+                        help="also run TRL on a bfloat16 copy of the model (its AdamW rounds to nearest)")
     parser.add_argument("--omp-wait-policy", choices=["spin", "PASSIVE", "ACTIVE", "default"], default="spin",
                         help="both sides' OpenMP waiting: spin = GOMP_SPINCOUNT=10000 (default, as the CLI sets); "
                              "PASSIVE/ACTIVE = that OMP_WAIT_POLICY; default = libgomp's own")
@@ -248,10 +252,11 @@ def main() -> None:
         run_async_row(args)
         return
     results = {}
-    for side in (*ROWS, "trl"):
-        cmd = [sys.executable, __file__, "--worker", "trl" if side == "trl" else "ours", "--steps", str(args.steps),
+    for side in (*ROWS, "trl", *(["trl-bf16"] if args.trl_bf16_row else [])):
+        cmd = [sys.executable, __file__, "--worker", "ours" if side in ROWS else "trl", "--steps", str(args.steps),
                "--group", str(args.group), "--tokens", str(args.tokens), "--threads", str(args.threads), "--out",
-               args.out, *(["--row", side] if side != "trl" else [])]
+               args.out, *(["--row", side] if side in ROWS else []),
+               *(["--trl-dtype", "bfloat16"] if side == "trl-bf16" else [])]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=_worker_env(args))
         line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
         if line is None:
@@ -264,7 +269,9 @@ def main() -> None:
           f"median of {args.steps} steps after 1 warm-up, OpenMP waiting {args.omp_wait_policy}, "
           f"load avg after {os.getloadavg()}")
     print(f"{'':16}{'s/step':>8}{'collect s':>11}{'peak RSS MiB':>14}{'speed-up':>10}{'RSS ratio':>11}")
-    for side, label in (*((row, spec[0]) for row, spec in ROWS.items()), ("trl", "TRL")):
+    for side, label in (*((row, spec[0]) for row, spec in ROWS.items()), ("trl", "TRL"), ("trl-bf16", "TRL bf16")):
+        if side not in results:
+            continue
         r = results[side]
         sec, rss = statistics.median(r["seconds"]), r["peak_rss_mib"]
         col = f"{statistics.median(r['collect_seconds']):11.2f}" if "collect_seconds" in r else f"{'':11}"
@@ -273,7 +280,7 @@ def main() -> None:
           "model.dtype bfloat16,", BF16_KNOBS, "+ grad_clip null")
     for side in results:
         print(f"per-step seconds {side}:", [round(x, 2) for x in results[side]["seconds"]],
-              *(["torch._dynamo imported:", results[side]["dynamo_imported"]] if side != "trl" else []))
+              *(["torch._dynamo imported:", results[side]["dynamo_imported"]] if side in ROWS else []))
 
 if __name__ == "__main__":
     main()
