@@ -1,42 +1,22 @@
-"""Tool calls in model text: render tool specs into prompts, parse calls out of completions, validate arguments."""
+"""Parse tool calls out of model text (Hermes or DeepSeek format), never raising: malformed blocks become errors."""
 
 from __future__ import annotations
 
-import difflib
-import functools
-import itertools
 import json
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import jsonschema
-
-from agentgym.api import ToolCall, ToolSpec
-
-__all__ = [
-    "ParsedToolCalls",
-    "ToolFormat",
-    "parse_tool_calls",
-    "render_tool_calls",
-    "render_tools_prompt",
-    "validate_call",
-]
-
-ToolFormat = Literal["hermes", "deepseek"]
-
-# Hermes/ChatML (Qwen, SmolLM2, NousResearch): one JSON object per <tool_call> block.
-HERMES_OPEN = "<tool_call>"
-HERMES_CLOSE = "</tool_call>"
-
-# DeepSeek V3/V3.1 special tokens. They use the fullwidth bar U+FF5C and U+2581 ("▁"); the regexes also accept the
-# ASCII look-alikes a model or a detokenizer sometimes writes instead.
-DS_CALLS_BEGIN = "<｜tool▁calls▁begin｜>"
-DS_CALLS_END = "<｜tool▁calls▁end｜>"
-DS_CALL_BEGIN = "<｜tool▁call▁begin｜>"
-DS_CALL_END = "<｜tool▁call▁end｜>"
-DS_SEP = "<｜tool▁sep｜>"
+from agentgym.api import ToolCall
+from agentgym.tools.formats import (
+    DS_CALL_BEGIN,
+    DS_CALL_END,
+    DS_SEP,
+    HERMES_CLOSE,
+    HERMES_OPEN,
+    ToolFormat,
+)
+from agentgym.tools.messages import _describe, _echo, _json_error, _short
 
 
 def _ds_marker(words: str) -> re.Pattern[str]:
@@ -55,9 +35,6 @@ _FENCE = re.compile(r"^```[A-Za-z0-9_-]*[ \t]*\n?(.*?)\n?[ \t]*```$", re.DOTALL)
 _HERMES_SALVAGE = re.compile(
     r'^\{\s*"name"\s*:\s*"([^"\\]+)"\s*,\s*"(?:arguments|parameters)"\s*:\s*(.*?)\s*\}$', re.DOTALL
 )
-_ECHO_CHARS = 120
-_VALUE_CHARS = 60
-_MAX_SCHEMA_ERRORS = 3
 _DECODER = json.JSONDecoder()
 
 # A parsed block: (name, arguments, id or None), or an error message.
@@ -309,237 +286,3 @@ def _strip_fence(text: str) -> str:
     fenced = _FENCE.match(text)
     return fenced.group(1).strip() if fenced else text
 
-
-# --- rendering ------------------------------------------------------------------------------------------------------
-_HERMES_PROMPT_HEAD = (
-    "# Tools\n\nYou may call one or more functions to assist with the user query.\n\n"
-    "You are provided with function signatures within <tools></tools> XML tags:\n<tools>"
-)
-_HERMES_PROMPT_TAIL = (
-    "\n</tools>\n\nFor each function call, return a json object with function name and arguments within "
-    "<tool_call></tool_call> XML tags:\n<tool_call>\n"
-    '{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call>'
-)
-_DEEPSEEK_PROMPT_TAIL = (
-    "IMPORTANT: ALWAYS adhere to this exact format for tool use:\n"
-    f"{DS_CALLS_BEGIN}{DS_CALL_BEGIN}tool_call_name{DS_SEP}tool_call_arguments{DS_CALL_END}"
-    "{additional_tool_calls}" + f"{DS_CALLS_END}\n\n"
-    "Where:\n- `tool_call_name` must be an exact match to one of the available tools\n"
-    "- `tool_call_arguments` must be valid JSON that strictly follows the tool's Parameters Schema\n"
-    "- For multiple tool calls, chain them directly without separators or spaces"
-)
-
-
-def render_tools_prompt(tools: Sequence[ToolSpec], fmt: ToolFormat = "hermes") -> str:
-    """The system-prompt section that lists `tools` and shows how to call them; "" when there are no tools.
-
-    Hermes follows the Qwen2.5 chat template (`<tools>` with one OpenAI tool JSON per line, then the `<tool_call>`
-    instructions); DeepSeek follows the DeepSeek-V3.1 model card (`## Tools`, a `### name` section per tool with its
-    Description and compact JSON Parameters, then the tool-call format).
-    """
-    if not tools:
-        return ""
-    if fmt == "hermes":
-        lines = "".join("\n" + json.dumps(t.to_openai(), ensure_ascii=False) for t in tools)
-        return _HERMES_PROMPT_HEAD + lines + _HERMES_PROMPT_TAIL
-    if fmt == "deepseek":
-        sections = "".join(
-            f"### {t.name}\nDescription: {t.description}\n\n"
-            f"Parameters: {json.dumps(t.parameters, ensure_ascii=False)}\n\n"
-            for t in tools
-        )
-        return "## Tools\nYou have access to the following tools:\n\n" + sections + _DEEPSEEK_PROMPT_TAIL
-    raise ValueError(f"fmt must be 'hermes' or 'deepseek', got {fmt!r}")
-
-
-def render_tool_calls(calls: Sequence[ToolCall], fmt: ToolFormat = "hermes") -> str:
-    """The text with which an assistant turn makes `calls`; "" for no calls. Ids are not written (neither format has
-    them). `parse_tool_calls(render_tool_calls(calls, fmt), fmt).calls` equals `calls`, ids aside.
-
-    Hermes writes one `<tool_call>` block per call, joined by newlines. Arguments given as a string are written as
-    the object they decode to, or else as a JSON string (so that they parse back as that same string). DeepSeek
-    writes the V3.1 style, ``<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>NAME<｜tool▁sep｜>{...}<｜tool▁call▁end｜>...
-    <｜tool▁calls▁end｜>``, with arguments as given.
-    """
-    if not calls:
-        return ""
-    if fmt == "hermes":
-        blocks = []
-        for call in calls:
-            arguments = _decode_arguments(call.arguments) if isinstance(call.arguments, str) else call.arguments
-            payload = json.dumps({"name": call.name, "arguments": arguments}, ensure_ascii=False)
-            blocks.append(f"{HERMES_OPEN}\n{payload}\n{HERMES_CLOSE}")
-        return "\n".join(blocks)
-    if fmt == "deepseek":
-        body = "".join(f"{DS_CALL_BEGIN}{c.name}{DS_SEP}{c.arguments_json()}{DS_CALL_END}" for c in calls)
-        return DS_CALLS_BEGIN + body + DS_CALLS_END
-    raise ValueError(f"fmt must be 'hermes' or 'deepseek', got {fmt!r}")
-
-
-# --- validation -----------------------------------------------------------------------------------------------------
-def validate_call(call: ToolCall, tools: Sequence[ToolSpec]) -> str | None:
-    """None if `call` names one of `tools` with arguments its schema accepts; otherwise one message, written for the
-    model, that says exactly what is wrong. Never raises.
-
-    Checks in order: the tool exists (with a "did you mean"), string arguments decode to a JSON object, no required
-    argument is missing and none is unexpected (arguments not in `properties` are rejected unless the schema allows
-    them with `additionalProperties` or `patternProperties`), then the rest of the JSON schema (types, enums, bounds,
-    nested values), naming the path of the offending value. A string that decodes to a valid object is valid: decode
-    it with `json.loads` before calling the tool.
-
-    Example: ``"tool 'submit': argument 'answer' must be number, got string \\"abc\\""``.
-    """
-    try:
-        return _validate(call, tools)
-    except Exception as e:  # noqa: BLE001 - the contract is "never raises"
-        return f"tool {_short(call.name)}: could not check the arguments ({type(e).__name__}: {e})"
-
-
-def _validate(call: ToolCall, tools: Sequence[ToolSpec]) -> str | None:
-    spec = next((t for t in tools if t.name == call.name), None)
-    if spec is None:
-        return _unknown_tool(call.name, [t.name for t in tools])
-    prefix = f"tool {_short(call.name)}: "
-    arguments = call.arguments
-    if isinstance(arguments, str):
-        if not arguments.strip():
-            arguments = {}
-        else:
-            try:
-                arguments = json.loads(arguments)
-            except (ValueError, RecursionError) as e:
-                return f"{prefix}arguments are not valid JSON ({_json_error(e)}): {_echo(call.arguments)}"
-    if not isinstance(arguments, dict):
-        return f"{prefix}arguments must be a JSON object, got {_describe(arguments)}"
-    problem = _check_names(arguments, spec.parameters)
-    if problem is not None:
-        return prefix + problem
-    try:
-        validator = _validator(json.dumps(spec.parameters, default=repr))
-    except jsonschema.SchemaError as e:
-        reason = _clip(e.message, 200)
-        return f"{prefix}the tool's parameter schema is invalid ({reason}); this is a bug in the environment"
-    errors = list(itertools.islice(validator.iter_errors(arguments), _MAX_SCHEMA_ERRORS + 1))
-    if not errors:
-        return None
-    shown = "; ".join(dict.fromkeys(_schema_error(e) for e in errors[:_MAX_SCHEMA_ERRORS]))
-    more = "; and more problems" if len(errors) > _MAX_SCHEMA_ERRORS else ""
-    return prefix + shown + more
-
-
-def _unknown_tool(name: str, names: list[str]) -> str:
-    close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
-    hint = f"; did you mean {close[0]!r}?" if close else "."
-    return f"unknown tool {_short(name)}{hint} Available tools: {', '.join(names) if names else '(none)'}"
-
-
-def _check_names(arguments: dict[str, Any], schema: dict[str, Any]) -> str | None:
-    """Missing required and unexpected argument names, in one message."""
-    properties = schema.get("properties")
-    properties = properties if isinstance(properties, dict) else {}
-    required = schema.get("required")
-    required = [r for r in required if isinstance(r, str)] if isinstance(required, list) else []
-    missing = [r for r in required if r not in arguments]
-    allows_extra = schema.get("additionalProperties", False) not in (False, None) or "patternProperties" in schema
-    unexpected = [] if allows_extra else [k for k in arguments if k not in properties]
-    parts = []
-    if missing:
-        listed = ", ".join(f"{_short(m)}{_type_hint(properties.get(m))}" for m in missing)
-        parts.append(f"missing required argument{'s' if len(missing) > 1 else ''} {listed}")
-    if unexpected:
-        listed = ", ".join(_short(k) for k in unexpected)
-        expected = f"expected arguments: {', '.join(properties)}" if properties else "this tool takes no arguments"
-        parts.append(f"unexpected argument{'s' if len(unexpected) > 1 else ''} {listed}; {expected}")
-    return "; ".join(parts) or None
-
-
-@functools.lru_cache(maxsize=256)
-def _validator(schema_json: str) -> Any:
-    """A checked validator for one schema, cached by its JSON text (tool schemas repeat on every step). Key order is
-    kept, so that errors come in the order of the schema's properties."""
-    schema = json.loads(schema_json)
-    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-    cls.check_schema(schema)
-    return cls(schema)
-
-
-def _schema_error(error: jsonschema.ValidationError) -> str:
-    path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path).lstrip(".")
-    where = f"argument {_short(path)}" if path else "arguments"
-    if error.validator == "type":
-        expected = error.validator_value
-        expected = " or ".join(expected) if isinstance(expected, list) else expected
-        return f"{where} must be {expected}, got {_describe(error.instance)}"
-    if error.validator == "enum" and isinstance(error.validator_value, list):
-        options = ", ".join(_json_text(v) for v in error.validator_value)
-        return f"{where} must be one of {_clip(options, 200)}, got {_json_text(error.instance)}"
-    if error.validator == "required" and isinstance(error.instance, dict) and isinstance(error.validator_value, list):
-        absent = [r for r in error.validator_value if isinstance(r, str) and r not in error.instance]
-        if absent:
-            listed = ", ".join(_short(a) for a in absent)
-            return f"{where} is missing required propert{'ies' if len(absent) > 1 else 'y'} {listed}"
-    return f"{where}: {_clip(error.message, 200)}"
-
-
-# --- message helpers ------------------------------------------------------------------------------------------------
-def _type_hint(schema: Any) -> str:
-    kind = schema.get("type") if isinstance(schema, dict) else None
-    if isinstance(kind, str):
-        return f" ({kind})"
-    if isinstance(kind, list) and kind and all(isinstance(k, str) for k in kind):
-        return f" ({' or '.join(kind)})"
-    return ""
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, (list, tuple)):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
-
-
-def _json_text(value: Any) -> str:
-    try:
-        text = json.dumps(value, ensure_ascii=False)
-    except (TypeError, ValueError, RecursionError):
-        text = repr(value)
-    return _clip(text, _VALUE_CHARS)
-
-
-def _describe(value: Any) -> str:
-    """JSON type and value, e.g. `string "abc"`, `integer 3`, `null`."""
-    return "null" if value is None else f"{_json_type(value)} {_json_text(value)}"
-
-
-def _echo(text: str) -> str:
-    """The offending text quoted on one line, cut after _ECHO_CHARS characters."""
-    if len(text) <= _ECHO_CHARS:
-        return repr(text)
-    return f"{text[:_ECHO_CHARS]!r}... ({len(text)} characters in all)"
-
-
-def _short(name: str) -> str:
-    return repr(name) if len(name) <= _VALUE_CHARS else f"{name[:_VALUE_CHARS]!r}..."
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _json_error(error: BaseException) -> str:
-    if isinstance(error, json.JSONDecodeError):
-        return f"{error.msg} at line {error.lineno} column {error.colno}"
-    if isinstance(error, RecursionError):
-        return "nested too deeply"
-    return str(error)
