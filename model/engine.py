@@ -112,8 +112,8 @@ class Engine:
         if self.max_len > model.cfg.max_seq_len:
             raise ValueError(f"EngineConfig.max_seq_len {self.max_len} exceeds the model's {model.cfg.max_seq_len}")
         self._cache: Cache | None = None
-        self._packs = PackedWeights(_matmul_weights(model), batch_hint=self.config.max_batch_size) \
-            if self.config.pack_weights else None
+        self._packs: PackedWeights | None = None
+        self._packed_ids: list[int] = []
 
     # public API
     def generate(self, prompt_token_ids: list[list[int]], params: SamplingParams | None = None) -> list[Completion]:
@@ -149,8 +149,8 @@ class Engine:
         if self.tokenizer is not None and not params.ignore_eos:
             stop_ids |= set(self.tokenizer.stop_ids)
         cache = self._get_cache()
-        if self._packs is not None:
-            self._packs.refresh()
+        if self.config.pack_weights:
+            self._refresh_packs()
         queue = deque(range(len(prompts)))
         rows: list[_Row] = []
         next_tokens: list[int] = []
@@ -261,6 +261,14 @@ class Engine:
                 raise ValueError(f"prompt {i} has {len(p)} tokens; the engine holds {self.max_len} positions")
             if len(p) > self.config.max_prefill_tokens:
                 raise ValueError(f"prompt {i} has {len(p)} tokens > EngineConfig.max_prefill_tokens")
+
+    def _refresh_packs(self) -> None:
+        """Repack changed weights; start over when parameters were replaced (e.g. load_state_dict(assign=True))."""
+        weights = _matmul_weights(self.model)
+        ids = [id(w) for g in weights for w in (g if isinstance(g, tuple) else (g,))]
+        if self._packs is None or ids != self._packed_ids:
+            self._packs, self._packed_ids = PackedWeights(weights, batch_hint=self.config.max_batch_size), ids
+        self._packs.refresh()
 
     def _packed(self) -> contextlib.AbstractContextManager:
         return self._packs.active() if self._packs is not None else contextlib.nullcontext()

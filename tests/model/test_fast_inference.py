@@ -142,7 +142,24 @@ def test_engine_doc_example_runs_on_the_real_model(capsys):
     from pathlib import Path
 
     doc = (Path(__file__).resolve().parents[2] / "docs" / "engine.md").read_text(encoding="utf-8")
-    [code] = re.findall(r"```python\n(.*?)```", doc, flags=re.S)
+    [code] = re.findall(r"```python\n(.*?)```", doc, flags=re.DOTALL)
     exec(compile(code, "docs/engine.md", "exec"), {})  # noqa: S102 - our own documentation
     printed = capsys.readouterr().out
     assert printed.strip().endswith(("stop", "length"))
+
+
+def test_engine_repacks_when_parameters_are_replaced(llama_model):
+    """load_state_dict(assign=True) swaps the parameter objects: the engine must pack the new ones, not keep the old."""
+    model = Transformer(llama_model.cfg).eval()
+    model.load_state_dict(llama_model.state_dict())
+    engine = Engine(model, None, EngineConfig(max_batch_size=2, max_seq_len=32))
+    greedy = SamplingParams(temperature=0.0, max_new_tokens=6)
+    engine.generate([[5, 6, 7]], greedy)
+    old_packs = engine._packs
+    torch.manual_seed(1)
+    model.load_state_dict(Transformer(llama_model.cfg).state_dict(), assign=True)
+    after = engine.generate([[5, 6, 7]], greedy)[0].token_ids
+    assert engine._packs is not old_packs
+    assert all(w is p for w, p in zip(engine._packs.weights[:1], [model.layers[0].attn.wq.weight]))
+    fresh = Engine(model, None, EngineConfig(max_batch_size=2, max_seq_len=32, pack_weights=False))
+    assert after == fresh.generate([[5, 6, 7]], greedy)[0].token_ids
