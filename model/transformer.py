@@ -138,8 +138,7 @@ class Transformer(nn.Module):
         out, h = [], hidden
         for d, layer in enumerate(self.mtp, start=1):
             h = layer(h[:, :-1], self.embed(tokens[:, d:]))
-            weight = self.embed.weight if self.head is None else self.head.weight
-            out.append(F.linear(layer.norm(h), weight).float())
+            out.append(F.linear(layer.norm(h), self.output_weight).float())
         return out
 
     def balance_loss(self, output: ModelOutput, batch: int) -> torch.Tensor:

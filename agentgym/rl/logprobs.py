@@ -22,7 +22,7 @@ def batch_logprobs(model: torch.nn.Module, batch: Batch, *, temperature: float =
     forced = batch.experts if keep_routing else None
     out = model(batch.tokens, forced_experts=forced, compute_logits=False)
     hidden = model.norm(out.hidden[:, :-1])
-    weight = model.embed.weight if model.head is None else model.head.weight
+    weight = model.output_weight
     b, t = batch.targets.shape
     rows = (batch.trained.reshape(-1) > 0).nonzero().squeeze(-1)  # only trained targets need the vocab projection
     support = None

@@ -76,7 +76,7 @@ def sft_loss(model: torch.nn.Module, examples: Sequence[SFTExample], *, pad_id: 
         tokens[i, : len(e.tokens)] = torch.tensor(e.tokens)
         mask[i, : len(e.trained)] = torch.tensor(e.trained, dtype=torch.float32)
     hidden = model.norm(model(tokens, compute_logits=False).hidden[:, :-1])
-    weight = model.embed.weight if model.head is None else model.head.weight
+    weight = model.output_weight
     b, t = mask.shape
     rows = (mask.reshape(-1) > 0).nonzero().squeeze(-1)  # only assistant targets need the vocab projection
     logprobs, _ = linear_logprob(hidden.reshape(b * t, -1)[rows], weight, tokens[:, 1:].reshape(-1)[rows],
