@@ -41,15 +41,24 @@ def _onednn_usable() -> bool:
 _ACTIVE_PACKS: contextvars.ContextVar[dict | None] = contextvars.ContextVar("agentgym_packed_weights", default=None)
 
 
+def _stamp(weights: tuple[torch.Tensor, ...]) -> tuple[tuple[int, int], ...]:
+    """Storage and version of each weight: a packed copy made from weights with another stamp is stale."""
+    return tuple((w.data_ptr(), w._version) for w in weights)
+
+
+def _active_pack(weights: tuple[torch.Tensor, ...]) -> torch.Tensor | None:
+    """The active PackedWeights' fresh copy of `weights` (stacked when several), or None."""
+    packs = _ACTIVE_PACKS.get()
+    entry = packs.get(tuple(id(w) for w in weights)) if packs else None
+    return entry[1] if entry is not None and entry[0] == _stamp(weights) else None
+
+
 def linear(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """F.linear(x, weight) without bias: (..., in) x (out, in) -> (..., out); oneDNN for CPU fp32 inference."""
     if (torch.is_inference_mode_enabled() and x.device.type == "cpu" and x.dtype == weight.dtype == torch.float32
             and weight.numel() >= ONEDNN_MIN_WEIGHT_NUMEL and _onednn_usable()):
-        packs = _ACTIVE_PACKS.get()
-        entry = packs.get(id(weight)) if packs else None
-        if entry is not None and entry[0] == (weight.data_ptr(), weight._version):
-            weight = entry[1]
-        return torch.ops.mkldnn._linear_pointwise(x, weight, None, "none", [], "")
+        packed = _active_pack((weight,))
+        return torch.ops.mkldnn._linear_pointwise(x, weight if packed is None else packed, None, "none", [], "")
     return F.linear(x, weight)
 
 
@@ -58,13 +67,10 @@ def fused_linear(x: torch.Tensor, weights: tuple[torch.Tensor, ...]) -> tuple[to
 
     One call over the stacked weights (e.g. q/k/v, or gate/up) instead of one per weight: fewer, larger GEMMs for
     the engine's decode steps."""
-    packs = _ACTIVE_PACKS.get()
-    if not packs or not torch.is_inference_mode_enabled():
+    packed = _active_pack(weights) if torch.is_inference_mode_enabled() else None
+    if packed is None:
         return None
-    entry = packs.get(tuple(id(w) for w in weights))
-    if entry is None or entry[0] != tuple((w.data_ptr(), w._version) for w in weights):
-        return None
-    out = torch.ops.mkldnn._linear_pointwise(x, entry[1], None, "none", [], "")
+    out = torch.ops.mkldnn._linear_pointwise(x, packed, None, "none", [], "")
     return tuple(out.split([w.shape[0] for w in weights], dim=-1))
 
 
@@ -85,7 +91,7 @@ class PackedWeights:
                                                 for w in g) and len({w.shape[1] for w in g}) == 1
                        and sum(w.numel() for w in g) >= ONEDNN_MIN_WEIGHT_NUMEL]
         self.batch_hint = batch_hint
-        self._packed: dict = {}
+        self._packed: dict[tuple[int, ...], tuple[tuple[tuple[int, int], ...], torch.Tensor]] = {}
 
     @property
     def weights(self) -> list[torch.Tensor]:
@@ -97,9 +103,7 @@ class PackedWeights:
             return
         with torch.inference_mode():
             for group in self.groups:
-                key = id(group[0]) if len(group) == 1 else tuple(id(w) for w in group)
-                stamp = (group[0].data_ptr(), group[0]._version) if len(group) == 1 else \
-                    tuple((w.data_ptr(), w._version) for w in group)
+                key, stamp = tuple(id(w) for w in group), _stamp(group)
                 entry = self._packed.get(key)
                 if entry is None or entry[0] != stamp:
                     stacked = group[0].detach() if len(group) == 1 else torch.cat([w.detach() for w in group])

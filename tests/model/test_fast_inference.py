@@ -132,9 +132,9 @@ def test_engine_packs_attention_and_mlp_weights_stacked(llama_model):
     engine = Engine(llama_model, None, EngineConfig(max_batch_size=2, max_seq_len=32))
     engine.generate([[5, 6, 7]], SamplingParams(temperature=0.0, max_new_tokens=2))
     keys = list(engine._packs._packed)
-    assert sum(isinstance(k, tuple) and len(k) == 3 for k in keys) == 2  # q/k/v per block
-    assert sum(isinstance(k, tuple) and len(k) == 2 for k in keys) == 2  # gate/up per block
-    assert sum(not isinstance(k, tuple) for k in keys) == 2 * 2 + 1  # wo and w2 per block, and the head
+    assert sum(len(k) == 3 for k in keys) == 2  # q/k/v per block
+    assert sum(len(k) == 2 for k in keys) == 2  # gate/up per block
+    assert sum(len(k) == 1 for k in keys) == 2 * 2 + 1  # wo and w2 per block, and the head
 
 
 def test_engine_doc_example_runs_on_the_real_model(capsys):
