@@ -13,8 +13,9 @@ Reported: median seconds per step and the peak resident set (VmHWM) during the t
 Rows: `agentgym` runs the defaults (torch AdamW, fp32 moments, grad clip 1.0, as TRL does). `agentgym memory` turns on
 the `memory:` knobs (docs/memory.md): AdamW stepped inside backward (which needs grad_clip null), 8-bit AdamW
 moments (changes the updates slightly), activation checkpointing, and no packed weight copy in the engine. TRL runs
-its defaults. Both sides' workers run
-with GOMP_SPINCOUNT=10000 (a short spin, what the `agentgym` CLI sets) unless ``--omp-wait-policy``: on a box with
+its defaults. `agentgym bf16` trains the model in bfloat16 (`model.dtype`, stochastic rounding) with bf16 moments,
+in-backward AdamW, recompute and `trim_heap`; ``--trl-bf16-row`` adds TRL on the same bf16 weights, the comparison at
+equal precision. Both sides' workers run with GOMP_SPINCOUNT=10000 (a short spin, what the `agentgym` CLI sets) unless ``--omp-wait-policy``: on a box with
 more runnable threads than cores libgomp's default spin-waiting tripled the CPU time of our update, and never spinning
 (PASSIVE) slows every small parallel op (benchmarks/RESULTS.md).
 """
