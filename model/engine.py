@@ -27,6 +27,9 @@ class EngineConfig:
         record_routed_experts: record every token's expert ids in every MoE layer (Keep Routing).
         pack_weights: keep oneDNN-packed copies of the matmul weights for CPU fp32 decode (faster GEMMs for one
             extra copy of those weights in memory; repacked after the weights change).
+        pack_dtype: "bfloat16" packs bf16 copies of the fp32 weights (half the copy's memory and half the bytes each
+            decode step streams; matmul inputs rounded to bf16, fp32 accumulation: mixed precision). Falls back to
+            "float32" where oneDNN has no bf16 GEMM.
     """
 
     max_batch_size: int = 16
@@ -34,8 +37,11 @@ class EngineConfig:
     max_prefill_tokens: int = 4096
     record_routed_experts: bool = True
     pack_weights: bool = True
+    pack_dtype: str = "float32"
 
     def __post_init__(self) -> None:
+        if self.pack_dtype not in ("float32", "bfloat16"):
+            raise ValueError(f"EngineConfig.pack_dtype must be 'float32' or 'bfloat16', got {self.pack_dtype!r}")
         if self.max_batch_size < 1:
             raise ValueError(f"EngineConfig.max_batch_size must be >= 1, got {self.max_batch_size}")
         if self.max_seq_len is not None and self.max_seq_len < 2:
@@ -267,8 +273,15 @@ class Engine:
         weights = _matmul_weights(self.model)
         ids = [id(w) for g in weights for w in (g if isinstance(g, tuple) else (g,))]
         if self._packs is None or ids != self._packed_ids:
-            self._packs, self._packed_ids = PackedWeights(weights, batch_hint=self.config.max_batch_size), ids
+            self._packs = PackedWeights(weights, batch_hint=self.config.max_batch_size,
+                                        dtype=getattr(torch, self.config.pack_dtype))
+            self._packed_ids = ids
         self._packs.refresh()
+
+    def release_packs(self) -> int:
+        """Free the packed copies of trainable weights (a trainer calls this before an update, which would leave them
+        stale anyway), so they are not resident during the update; the next generate repacks. Returns bytes freed."""
+        return self._packs.release() if self._packs is not None else 0
 
     def _packed(self) -> contextlib.AbstractContextManager:
         return self._packs.active() if self._packs is not None else contextlib.nullcontext()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import math
+import weakref
 from collections.abc import Iterator
 
 import torch
@@ -36,6 +37,23 @@ def _onednn_usable() -> bool:
     return _onednn_ok
 
 
+_onednn_bf16_ok: bool | None = None
+
+
+def _onednn_bf16_usable() -> bool:
+    """Probe once: does oneDNN run bf16 linears on this CPU (native AVX-512-BF16/AMX, or emulated)?"""
+    global _onednn_bf16_ok
+    if _onednn_bf16_ok is None:
+        try:
+            w, x = torch.randn(64, 32), torch.randn(3, 32)
+            packed = torch.ops.mkldnn._reorder_linear_weight(w.bfloat16(), 3)
+            out = torch.ops.mkldnn._linear_pointwise(x.bfloat16(), packed, None, "none", [], "").float()
+            _onednn_bf16_ok = _onednn_usable() and torch.allclose(out, F.linear(x, w), rtol=0.05, atol=0.1)
+        except (RuntimeError, AttributeError, NotImplementedError):
+            _onednn_bf16_ok = False
+    return _onednn_bf16_ok
+
+
 # Weights reordered into oneDNN's blocked layout for the engine's GEMMs (another ~1.4x at 16 rows, since every
 # decode step streams all weights from memory); active only inside `PackedWeights.active()`.
 _ACTIVE_PACKS: contextvars.ContextVar[dict | None] = contextvars.ContextVar("agentgym_packed_weights", default=None)
@@ -53,12 +71,19 @@ def _active_pack(weights: tuple[torch.Tensor, ...]) -> torch.Tensor | None:
     return entry[1] if entry is not None and entry[0] == _stamp(weights) else None
 
 
+def _packed_linear(x: torch.Tensor, packed: torch.Tensor) -> torch.Tensor:
+    """x times a packed weight; a bf16 pack multiplies a bf16 copy of x (fp32 accumulation) and returns x's dtype."""
+    if packed.dtype == x.dtype:
+        return torch.ops.mkldnn._linear_pointwise(x, packed, None, "none", [], "")
+    return torch.ops.mkldnn._linear_pointwise(x.to(packed.dtype), packed, None, "none", [], "").to(x.dtype)
+
+
 def linear(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """F.linear(x, weight) without bias: (..., in) x (out, in) -> (..., out); oneDNN for CPU fp32 inference."""
     if (torch.is_inference_mode_enabled() and x.device.type == "cpu" and x.dtype == weight.dtype == torch.float32
             and weight.numel() >= ONEDNN_MIN_WEIGHT_NUMEL and _onednn_usable()):
         packed = _active_pack((weight,))
-        return torch.ops.mkldnn._linear_pointwise(x, weight if packed is None else packed, None, "none", [], "")
+        return _packed_linear(x, weight if packed is None else packed)
     return F.linear(x, weight)
 
 
@@ -70,14 +95,16 @@ def fused_linear(x: torch.Tensor, weights: tuple[torch.Tensor, ...]) -> tuple[to
     packed = _active_pack(weights) if torch.is_inference_mode_enabled() else None
     if packed is None:
         return None
-    out = torch.ops.mkldnn._linear_pointwise(x, packed, None, "none", [], "")
-    return tuple(out.split([w.shape[0] for w in weights], dim=-1))
+    return _packed_linear(x, packed).split([w.shape[0] for w in weights], dim=-1)
 
 
 class PackedWeights:
     """oneDNN-packed copies of some weights (one extra copy of them in memory), repacked when a weight changes.
 
     Each item is one weight or a tuple of weights with the same input size, packed stacked for `fused_linear`.
+    `dtype=torch.bfloat16` keeps bf16 copies of the fp32 weights (half the memory and half the bytes each decode
+    step streams; the activations are rounded to bf16 at each matmul's input, and the products accumulate in fp32):
+    mixed precision, as `model.compute_dtype: bfloat16` trains.
 
     Example:
         packs = PackedWeights([m.weight for m in model.modules() if isinstance(m, Linear)], batch_hint=16)
@@ -85,12 +112,17 @@ class PackedWeights:
             model(tokens, ...)
     """
 
-    def __init__(self, weights: list[torch.Tensor | tuple[torch.Tensor, ...]], batch_hint: int) -> None:
+    def __init__(self, weights: list[torch.Tensor | tuple[torch.Tensor, ...]], batch_hint: int,
+                 dtype: torch.dtype = torch.float32) -> None:
+        if dtype not in (torch.float32, torch.bfloat16):
+            raise ValueError(f"PackedWeights: dtype must be torch.float32 or torch.bfloat16, got {dtype}")
         groups = [w if isinstance(w, tuple) else (w,) for w in weights]
         self.groups = [g for g in groups if all(w.device.type == "cpu" and w.dtype == torch.float32 and w.dim() == 2
                                                 for w in g) and len({w.shape[1] for w in g}) == 1
                        and sum(w.numel() for w in g) >= ONEDNN_MIN_WEIGHT_NUMEL]
-        self.batch_hint = batch_hint
+        if dtype == torch.bfloat16 and not _onednn_bf16_usable():
+            dtype = torch.float32  # no bf16 GEMMs in this torch build / on this CPU: pack fp32 (same results)
+        self.batch_hint, self.dtype = batch_hint, dtype
         self._packed: dict[tuple[int, ...], tuple[tuple[tuple[int, int], ...], torch.Tensor]] = {}
 
     @property
@@ -101,13 +133,26 @@ class PackedWeights:
         """Repack every group whose storage or version changed since it was packed (e.g. after an update)."""
         if not _onednn_usable():
             return
-        with torch.inference_mode():
-            for group in self.groups:
+        with torch.inference_mode():  # largest first: its transient copies come before the other packs exist
+            for group in sorted(self.groups, key=lambda g: -sum(w.numel() for w in g)):
                 key, stamp = tuple(id(w) for w in group), _stamp(group)
                 entry = self._packed.get(key)
                 if entry is None or entry[0] != stamp:
                     stacked = group[0].detach() if len(group) == 1 else torch.cat([w.detach() for w in group])
+                    stacked = stacked.to(self.dtype)
                     self._packed[key] = (stamp, torch.ops.mkldnn._reorder_linear_weight(stacked, self.batch_hint))
+
+    def release(self, trainable_only: bool = True) -> int:
+        """Free the packed copies (of groups with a weight that requires grad, by default); `refresh` rebuilds them.
+        Returns the number of bytes freed."""
+        freed = 0
+        for group in self.groups:
+            if trainable_only and not any(w.requires_grad for w in group):
+                continue
+            entry = self._packed.pop(tuple(id(w) for w in group), None)
+            if entry is not None:
+                freed += entry[1].numel() * entry[1].element_size()
+        return freed
 
     @contextlib.contextmanager
     def active(self) -> Iterator[None]:
@@ -177,6 +222,12 @@ def yarn_softmax_scale(head_dim: int, cfg: ModelConfig) -> float:
     return scale
 
 
+# (device, positions, inverse frequencies) -> tables shared by every Rotary built with them; weak, so tables of
+# freed models are freed too
+_ROPE_COS: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+_ROPE_SIN: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+
+
 class Rotary(nn.Module):
     """Precomputed cos/sin tables for one rotary size, applied in the interleaved or the NeoX convention.
 
@@ -196,13 +247,22 @@ class Rotary(nn.Module):
         self.reset_tables()
 
     def reset_tables(self, device: torch.device | str | None = None) -> None:
-        """(Re)build cos/sin on `device` (default: where they are), e.g. for a model built on the meta device."""
+        """(Re)build cos/sin on `device` (default: where they are), e.g. for a model built on the meta device.
+
+        Layers with the same rotary share one pair of tables (SmolLM2's 30 layers x 8192 positions would otherwise
+        hold 60 MiB of identical copies)."""
         device = device or self.cos.device
         if torch.device(device).type == "meta":
             return
-        inv_freq = yarn_inv_freq(self.rope_dim, self.cfg).to(device)
-        angles = torch.outer(torch.arange(self.cfg.max_seq_len, dtype=torch.float32, device=device), inv_freq)
-        self.cos, self.sin = angles.cos(), angles.sin()
+        inv_freq = yarn_inv_freq(self.rope_dim, self.cfg)
+        key = (str(torch.device(device)), self.cfg.max_seq_len, inv_freq.numpy().tobytes())
+        cos, sin = _ROPE_COS.get(key), _ROPE_SIN.get(key)
+        if cos is None or sin is None:
+            positions = torch.arange(self.cfg.max_seq_len, dtype=torch.float32, device=device)
+            angles = torch.outer(positions, inv_freq.to(device))
+            cos, sin = angles.cos(), angles.sin()
+            _ROPE_COS[key], _ROPE_SIN[key] = cos, sin
+        self.cos, self.sin = cos, sin
 
     def forward(self, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         """x: (B, S, H, rope_dim); positions: (B, S) int64 -> rotated x, same shape and dtype."""

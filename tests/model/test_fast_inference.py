@@ -163,3 +163,76 @@ def test_engine_repacks_when_parameters_are_replaced(llama_model):
     assert all(w is p for w, p in zip(engine._packs.weights[:1], [model.layers[0].attn.wq.weight]))
     fresh = Engine(model, None, EngineConfig(max_batch_size=2, max_seq_len=32, pack_weights=False))
     assert after == fresh.generate([[5, 6, 7]], greedy)[0].token_ids
+
+
+needs_onednn_bf16 = pytest.mark.skipif(not layers._onednn_bf16_usable(), reason="no oneDNN bf16 GEMM here")
+
+
+@needs_onednn_bf16
+def test_bf16_packs_halve_the_copy_and_stay_close_to_fp32():
+    w, x = torch.randn(1536, 576) * 0.05, torch.randn(4, 576)
+    fp32, bf16 = PackedWeights([w], batch_hint=4), PackedWeights([w], batch_hint=4, dtype=torch.bfloat16)
+    fp32.refresh(), bf16.refresh()
+    [(_, a)], [(_, b)] = fp32._packed.values(), bf16._packed.values()
+    assert b.dtype == torch.bfloat16 and b.numel() * b.element_size() * 2 == a.numel() * a.element_size()
+    with torch.inference_mode(), bf16.active():
+        out = linear(x, w)
+    assert out.dtype == torch.float32  # bf16 only inside the GEMM
+    want = F.linear(x.bfloat16().float(), w.bfloat16().float())  # bf16 inputs, fp32 accumulation
+    assert (out - want).abs().max() <= 2e-2 * want.abs().max()
+    assert not torch.equal(out, F.linear(x, w))  # it really ran in bf16
+
+
+@needs_onednn_bf16
+def test_engine_bf16_pack_logprobs_track_teacher_forcing_and_release_frees_trained_packs(llama_model):
+    engine = Engine(llama_model, None, EngineConfig(max_batch_size=4, max_seq_len=64, pack_dtype="bfloat16"))
+    params = SamplingParams(n=2, temperature=1.0, max_new_tokens=8, seed=3)
+    [c, _] = engine.generate([[5, 9, 11, 200]], params)
+    ids = torch.tensor(c.prompt_token_ids + c.token_ids)
+    with torch.no_grad():
+        logits = llama_model(ids[None]).logits[0]
+    want = masked_logprobs(logits[3:-1], torch.tensor(c.token_ids), c.sampling_mask, 1.0)
+    err = (want - torch.tensor(c.logprobs)).abs().max()
+    assert 0 < err <= 0.1  # bf16 matmuls: close to the fp32 model's logprobs, not equal
+    assert all(p.dtype == torch.bfloat16 for _, p in engine._packs._packed.values())
+    freed = engine.release_packs()
+    assert freed == sum(p.numel() * 2 for p in llama_model.parameters() if p.dim() == 2 and p.numel() >= 1 << 16)
+    assert not engine._packs._packed
+    assert engine.generate([[5, 9, 11, 200]], params)[0].token_ids == c.token_ids  # repacked, same seed, same draw
+    assert engine._packs._packed
+
+
+def test_release_packs_keeps_frozen_weights_packed(llama_model):
+    model = Transformer(llama_model.cfg).eval()
+    model.load_state_dict(llama_model.state_dict())
+    for p in model.layers[0].parameters():
+        p.requires_grad_(False)
+    engine = Engine(model, None, EngineConfig(max_batch_size=2, max_seq_len=32))
+    engine.generate([[5, 6, 7]], SamplingParams(temperature=0.0, max_new_tokens=2))
+    before = len(engine._packs._packed)
+    engine.release_packs()
+    kept = engine._packs._packed
+    assert 0 < len(kept) < before
+    frozen = {id(p) for p in model.layers[0].parameters()}
+    assert all(set(key) <= frozen for key in kept)
+
+
+def test_engine_config_rejects_an_unknown_pack_dtype():
+    with pytest.raises(ValueError, match="pack_dtype"):
+        EngineConfig(pack_dtype="float16")
+
+
+def test_rotary_tables_are_shared_between_layers_and_freed_with_the_model():
+    import gc
+
+    cfg = dataclasses.replace(get_preset("smollm2-135m"), n_layers=3, n_dense_layers=3, vocab_size=256,
+                              max_seq_len=64)
+    model = Transformer(cfg)
+    tables = {layer.attn.rotary.cos.data_ptr() for layer in model.layers}
+    assert len(tables) == 1
+    other = Transformer(dataclasses.replace(cfg, rope_theta=cfg.rope_theta * 2))
+    assert other.layers[0].attn.rotary.cos.data_ptr() not in tables  # another rotary, other tables
+    before = len(layers._ROPE_COS)
+    del model, other
+    gc.collect()
+    assert len(layers._ROPE_COS) < before
