@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from agentgym.api import Env, Task, Trajectory
@@ -13,6 +14,7 @@ from agentgym.rl.retry import retry_env_errors
 from agentgym.rl.sampler import MixedTaskSampler
 from agentgym.rl.truncation import handle_truncated
 from agentgym.rollout import RolloutConfig, run_episodes
+from agentgym.rollout.compute_thread import run_episodes_loop
 
 
 @dataclass(slots=True)
@@ -91,10 +93,10 @@ class RolloutCollector:
             if missing <= 0:
                 break
             draws = self.sampler.sample(missing)
-            groups = asyncio.run(self._play(draws, seed=seed * 7919 + round_index))
+            groups = run_episodes_loop(partial(self._play, draws, seed=seed * 7919 + round_index))
             if self.env_error_retries and any(t.error == "env_error" for g in groups for t in g.trajectories):
-                out.num_env_error_retries += asyncio.run(retry_env_errors(
-                    groups, make_env=self.make_env, policy=self.policy, reward_fn=self.reward_fn,
+                out.num_env_error_retries += run_episodes_loop(partial(
+                    retry_env_errors, groups, make_env=self.make_env, policy=self.policy, reward_fn=self.reward_fn,
                     max_turns=self.max_turns, max_retries=self.env_error_retries, concurrency=self.concurrency,
                     context=self.context, budget=self.budget))
             out.num_rounds += 1

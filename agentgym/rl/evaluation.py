@@ -10,6 +10,7 @@ from typing import Any
 
 from agentgym.api import Env, Task, Trajectory
 from agentgym.rollout import RolloutConfig, run_episodes
+from agentgym.rollout.compute_thread import run_episodes_loop
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +57,6 @@ def evaluate(policy: Any, make_env: Callable[[str], Env], tasks: dict[str, Seque
             return [await r for r in runs]
         return await asyncio.gather(*runs)
 
-    results = asyncio.run(play())
+    results = run_episodes_loop(play)
     scores = {name: [score(t) for t in ts] for name, ts in zip(tasks, results)}
     return scores, [t for ts in results for t in ts]

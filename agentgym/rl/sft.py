@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -11,6 +10,7 @@ import torch
 
 from agentgym.api import Env, Task, ToolSpec, Trajectory
 from agentgym.rollout import RolloutConfig, run_episodes
+from agentgym.rollout.compute_thread import run_episodes_loop
 from agentgym.rollout.engine_policy import message_to_chat
 
 
@@ -20,7 +20,7 @@ def rejection_sample(make_env: Callable[[], Env], policy: Any, tasks: Sequence[T
     """Play every task `num_samples` times and keep the trajectories whose reward is at least `min_reward`
     (and that did not fail for infrastructure reasons)."""
     config = RolloutConfig(num_samples=num_samples, max_turns=max_turns, seed=seed, progress=progress)
-    trajectories = asyncio.run(run_episodes(make_env, policy, tasks, config))
+    trajectories = run_episodes_loop(lambda: run_episodes(make_env, policy, tasks, config))
     return [t for t in trajectories if t.reward >= min_reward and t.error != "env_error"]
 
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from agentgym.api import Action, Message, ToolSpec, Turn
 from agentgym.rollout.budget import ContextWindowFull
+from agentgym.rollout.compute_thread import run_compute
 from agentgym.rollout.policy import PolicyStep
 from agentgym.rollout.reasoning import join_reasoning, split_reasoning
 
@@ -149,7 +150,7 @@ class EnginePolicy:
             await self._gather()
             batch, self._pending = self._pending[: self.config.max_batch], self._pending[self.config.max_batch:]
             try:
-                completions = await asyncio.to_thread(self._generate, [r.full_ids for r in batch])
+                completions = await run_compute(self._generate, [r.full_ids for r in batch])
             except BaseException as e:  # noqa: BLE001 - every waiter learns of the failure
                 for r in batch:
                     if not r.future.done():
