@@ -21,7 +21,7 @@ class MemorySection(BaseModel):
     optimizer_state_dtype: Literal["float32", "bfloat16", "int8"] = "float32"
     """Dtype of AdamW's two moments. bfloat16 halves the optimizer state (math still runs in fp32, the moments are
     rounded when stored) and changes the updates slightly; int8 quarters it (blockwise 8-bit moments, block 256:
-    signed-linear first moment, log-scale sqrt of the second; larger but bounded rounding, docs/memory.md). Both use
+    signed log-scale first moment, log-scale sqrt of the second; larger but bounded rounding, docs/memory.md). Both use
     the in-backward optimizer's AdamW."""
     activation_checkpointing: bool = False
     """Keep only each block's input during the loss forward and recompute the block in backward: activations of one
