@@ -10,14 +10,18 @@ trainer, run one warm-up step, reset the kernel's peak-RSS counter (``echo 5 > /
 and one optimizer update of the full model on the GRPO loss (β = 0, no reference model, one update per batch).
 Reported: median seconds per step and the peak resident set (VmHWM) during the timed steps.
 
-Rows: `agentgym` runs the defaults (torch AdamW, fp32 moments, grad clip 1.0, as TRL does). `agentgym memory` turns on
-the `memory:` knobs (docs/memory.md): AdamW stepped inside backward (which needs grad_clip null), 8-bit AdamW
-moments (changes the updates slightly), activation checkpointing, and no packed weight copy in the engine. TRL runs
-its defaults. `agentgym bf16` trains the model in bfloat16 (`model.dtype`, stochastic rounding) with bf16 moments,
-in-backward AdamW, recompute and `trim_heap`; ``--trl-bf16-row`` adds TRL on the same bf16 weights, the comparison at
-equal precision. Both sides' workers run with GOMP_SPINCOUNT=10000 (a short spin, what the `agentgym` CLI sets) unless ``--omp-wait-policy``: on a box with
-more runnable threads than cores libgomp's default spin-waiting tripled the CPU time of our update, and never spinning
-(PASSIVE) slows every small parallel op (benchmarks/RESULTS.md).
+Rows (``--rows`` picks some): `agentgym` runs the defaults (torch AdamW, fp32 moments, grad clip 1.0, as TRL does).
+`agentgym memory` turns on the `memory:` knobs (docs/memory.md): AdamW stepped inside backward (which needs grad_clip
+null), 8-bit AdamW moments (changes the updates slightly), activation checkpointing, `trim_heap`, and no packed weight
+copy in the engine. `agentgym bf16` trains the model in bfloat16 (`model.dtype`, stochastic rounding) with bf16
+moments, in-backward AdamW, recompute and `trim_heap`. `agentgym amp` is mixed precision (`model.compute_dtype:
+bfloat16`: fp32 weights, gradients and AdamW, bf16 matmuls under autocast, a bf16 packed copy in the engine) with the
+default optimizer; `agentgym amp mem` adds the memory row's knobs but keeps the (bf16) packed copy. TRL runs its
+defaults with `bf16=False` (fp32); ``--trl-bf16-row`` adds TRL on a bf16 copy of the model and ``--trl-amp-row`` TRL
+with `bf16=True` (GRPOConfig's default: fp32 weights under bf16 autocast), the comparisons at equal precision.
+Both sides' workers run with GOMP_SPINCOUNT=10000 (a short spin, what the `agentgym` CLI sets) unless
+``--omp-wait-policy``: on a box with more runnable threads than cores libgomp's default spin-waiting tripled the CPU
+time of our update, and never spinning (PASSIVE) slows every small parallel op (benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -54,9 +58,15 @@ MEMORY_KNOBS = {"optimizer_in_backward": True, "optimizer_state_dtype": "int8", 
 BF16_KNOBS = {"optimizer_in_backward": True, "optimizer_state_dtype": "bfloat16", "activation_checkpointing": True,
               "trim_heap": True}
 # worker row -> (label, extra `model` fields, `memory` section, grad_clip)
+AMP_MEMORY_KNOBS = {**MEMORY_KNOBS, "engine_packed_weights": True}
 ROWS = {"default": ("agentgym", {}, {}, 1.0),
         "memory": ("agentgym memory", {}, MEMORY_KNOBS, None),
-        "bf16": ("agentgym bf16", {"dtype": "bfloat16"}, BF16_KNOBS, None)}
+        "bf16": ("agentgym bf16", {"dtype": "bfloat16"}, BF16_KNOBS, None),
+        "amp": ("agentgym amp", {"compute_dtype": "bfloat16"}, {}, 1.0),
+        "amp-memory": ("agentgym amp mem", {"compute_dtype": "bfloat16"}, AMP_MEMORY_KNOBS, None)}
+
+
+TRL_LABELS = {"trl": "TRL fp32", "trl-bf16": "TRL bf16", "trl-amp": "TRL amp"}
 
 
 def run_ours(args: argparse.Namespace) -> dict:
@@ -213,7 +223,7 @@ def run_trl(args: argparse.Namespace) -> dict:
     config = GRPOConfig(output_dir=args.out + "/trl", per_device_train_batch_size=args.group,
                         num_generations=args.group, max_completion_length=args.tokens, learning_rate=1e-6,
                         beta=0.0, max_steps=args.steps + 1, logging_steps=1000, save_strategy="no", report_to=[],
-                        use_cpu=True, bf16=False, temperature=1.0, max_grad_norm=1.0, seed=0,
+                        use_cpu=True, bf16=args.trl_amp, temperature=1.0, max_grad_norm=1.0, seed=0,
                         generation_kwargs={"min_new_tokens": args.tokens})
     trainer = GRPOTrainer(model=model, reward_funcs=reward, args=config, train_dataset=data,
                           processing_class=tokenizer, callbacks=[Clock()])
@@ -236,8 +246,12 @@ def main() -> None:
     parser.add_argument("--train-threads", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--row", choices=list(ROWS), default="default", help=argparse.SUPPRESS)
     parser.add_argument("--trl-dtype", choices=["float32", "bfloat16"], default="float32", help=argparse.SUPPRESS)
+    parser.add_argument("--trl-amp", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--trl-bf16-row", action="store_true",
                         help="also run TRL on a bfloat16 copy of the model (its AdamW rounds to nearest)")
+    parser.add_argument("--trl-amp-row", action="store_true",
+                        help="also run TRL with bf16=True (its default: fp32 weights, bf16 autocast)")
+    parser.add_argument("--rows", nargs="+", choices=list(ROWS), default=list(ROWS), help="our rows to run")
     parser.add_argument("--omp-wait-policy", choices=["spin", "PASSIVE", "ACTIVE", "default"], default="spin",
                         help="both sides' OpenMP waiting: spin = GOMP_SPINCOUNT=10000 (default, as the CLI sets); "
                              "PASSIVE/ACTIVE = that OMP_WAIT_POLICY; default = libgomp's own")
@@ -252,36 +266,42 @@ def main() -> None:
     if args.async_row:
         run_async_row(args)
         return
+    trl_sides = ["trl", *(["trl-bf16"] if args.trl_bf16_row else []), *(["trl-amp"] if args.trl_amp_row else [])]
     results = {}
-    for side in (*ROWS, "trl", *(["trl-bf16"] if args.trl_bf16_row else [])):
+    for side in (*args.rows, *trl_sides):
         cmd = [sys.executable, __file__, "--worker", "ours" if side in ROWS else "trl", "--steps", str(args.steps),
                "--group", str(args.group), "--tokens", str(args.tokens), "--threads", str(args.threads), "--out",
                args.out, *(["--row", side] if side in ROWS else []),
-               *(["--trl-dtype", "bfloat16"] if side == "trl-bf16" else [])]
+               *(["--trl-dtype", "bfloat16"] if side == "trl-bf16" else []), *(["--trl-amp"] if side == "trl-amp" else [])]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=_worker_env(args))
         line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
         if line is None:
             print(proc.stdout[-3000:], proc.stderr[-3000:])
             raise SystemExit(f"{side} failed")
         results[side] = json.loads(line[len("RESULT "):])
-    trl = results["trl"]
-    s_trl = statistics.median(trl["seconds"])
     print(f"SmolLM2-135M, 1 prompt x {args.group} completions x {args.tokens} tokens, {args.threads} threads, "
           f"median of {args.steps} steps after 1 warm-up, OpenMP waiting {args.omp_wait_policy}, "
           f"load avg after {os.getloadavg()}")
-    print(f"{'':16}{'s/step':>8}{'collect s':>11}{'peak RSS MiB':>14}{'speed-up':>10}{'RSS ratio':>11}")
-    for side, label in (*((row, spec[0]) for row, spec in ROWS.items()), ("trl", "TRL"), ("trl-bf16", "TRL bf16")):
-        if side not in results:
-            continue
-        r = results[side]
+    bases = [(side, TRL_LABELS[side]) for side in trl_sides]
+    print(f"{'':18}{'s/step':>8}{'collect s':>11}{'peak RSS MiB':>14}" +
+          "".join(f"{'vs ' + label + ': speed / RSS':>32}" for _, label in bases))
+    labels = {**{row: spec[0] for row, spec in ROWS.items()}, **TRL_LABELS}
+    for side, r in results.items():
         sec, rss = statistics.median(r["seconds"]), r["peak_rss_mib"]
         col = f"{statistics.median(r['collect_seconds']):11.2f}" if "collect_seconds" in r else f"{'':11}"
-        print(f"{label:16}{sec:8.2f}{col}{rss:14.0f}{s_trl / sec:9.2f}x{rss / trl['peak_rss_mib']:11.2f}")
-    print("targets: speed-up >= 1.5x, RSS ratio <= 0.5; memory row:", MEMORY_KNOBS, "+ grad_clip null; bf16 row: "
-          "model.dtype bfloat16,", BF16_KNOBS, "+ grad_clip null")
+        ratios = ""
+        for base, _ in bases:
+            b = results[base]
+            ratios += f"{statistics.median(b['seconds']) / sec:24.2f}x / {rss / b['peak_rss_mib']:4.2f}"
+        print(f"{labels[side]:18}{sec:8.2f}{col}{rss:14.0f}{ratios}")
+    print("targets: speed-up >= 1.5x, RSS ratio <= 0.5, at equal precision: fp32 rows vs TRL fp32, amp rows vs TRL "
+          "amp (bf16=True, its default), the bf16 row vs TRL bf16")
+    for row in args.rows:
+        print(f"  {ROWS[row][0]}: model {ROWS[row][1]}, memory {ROWS[row][2]}, grad_clip {ROWS[row][3]}")
     for side in results:
         print(f"per-step seconds {side}:", [round(x, 2) for x in results[side]["seconds"]],
               *(["torch._dynamo imported:", results[side]["dynamo_imported"]] if side in ROWS else []))
+
 
 if __name__ == "__main__":
     main()

@@ -18,6 +18,8 @@ class _Recompute(torch.autograd.Function):
     @staticmethod
     def forward(ctx, fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
         ctx.fn = fn
+        device = x.device.type  # rerun under the same autocast state (mixed precision), as the forward ran
+        ctx.autocast = (device, torch.is_autocast_enabled(device), torch.get_autocast_dtype(device))
         ctx.save_for_backward(x)
         with torch.no_grad():
             return fn(x)
@@ -26,9 +28,10 @@ class _Recompute(torch.autograd.Function):
     def backward(ctx, grad: torch.Tensor) -> tuple[None, torch.Tensor | None]:
         (x,) = ctx.saved_tensors
         x = x.detach().requires_grad_(True)
-        with torch.enable_grad():
+        device, enabled, dtype = ctx.autocast
+        with torch.enable_grad(), torch.autocast(device, dtype=dtype, enabled=enabled, cache_enabled=False):
             out = ctx.fn(x)
-        torch.autograd.backward(out, grad)
+        torch.autograd.backward(out, grad.to(out.dtype))
         return None, x.grad
 
 

@@ -46,6 +46,13 @@ class EngineBackend:
         self.policy = policy
         self.version = 0
 
+    def before_update(self) -> None:
+        """Free the engine's packed weight copies the update is about to make stale (rebuilt at the next collect):
+        they would otherwise sit in memory through the update, the trainer's peak."""
+        engine = getattr(self.policy, "engine", None)
+        if engine is not None and hasattr(engine, "release_packs"):
+            engine.release_packs()
+
     def sync_weights(self, weights: Any, version: int) -> None:
         self.version = version
         self.policy.policy_version = version
@@ -80,7 +87,8 @@ def engine_backend(config: TrainConfig, model: Any, tokenizer: Any) -> EngineBac
     s = config.sampling
     engine = Engine(model, tokenizer, EngineConfig(max_batch_size=config.model.max_batch,
                                                    max_seq_len=config.model.max_seq_len,
-                                                   pack_weights=config.memory.engine_packed_weights))
+                                                   pack_weights=config.memory.engine_packed_weights,
+                                                   pack_dtype=config.model.compute_dtype or "float32"))
     return EngineBackend(EnginePolicy(engine, EnginePolicyConfig(
         temperature=s.temperature, top_p=s.top_p, top_k=s.top_k, max_new_tokens=s.max_new_tokens,
         max_batch=config.model.max_batch, seed=config.seed, ignore_eos=s.ignore_eos)))

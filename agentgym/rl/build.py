@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -40,6 +41,16 @@ def build_model(config: TrainConfig) -> tuple[Any, Any]:
     if section.trainable_layers is not None:
         set_trainable_layers(model, section.trainable_layers)
     return model, tokenizer
+
+
+def compute_context(config: TrainConfig) -> contextlib.AbstractContextManager:
+    """Where the trainer's forwards run: CPU autocast to bf16 for `model.compute_dtype: bfloat16` over fp32 weights
+    (mixed precision; backward then follows the recorded dtypes), else no change. No weight-cast cache: a cached bf16
+    copy of every weight would live through the whole forward."""
+    section = config.model
+    if section.compute_dtype == "bfloat16" and section.dtype == "float32":
+        return torch.autocast("cpu", dtype=torch.bfloat16, cache_enabled=False)
+    return contextlib.nullcontext()
 
 
 def set_trainable_layers(model: torch.nn.Module, num_layers: int) -> None:

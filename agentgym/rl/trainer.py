@@ -15,12 +15,19 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from agentgym.api import Trajectory
 from agentgym.rl.advantages import group_advantages
 from agentgym.rl.async_pipeline import build_async_pipeline, recompute_mask
 from agentgym.rl.backends import PolicyBackend, RolloutBackend, build_backend
-from agentgym.rl.build import EnvFactory, build_model, build_pools, default_env_factory
+from agentgym.rl.build import (
+    EnvFactory,
+    build_model,
+    build_pools,
+    compute_context,
+    default_env_factory,
+)
 from agentgym.rl.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from agentgym.rl.collector import Collection, RolloutCollector
 from agentgym.rl.config import TrainConfig
@@ -76,6 +83,10 @@ class GRPOTrainer:
             raise ValueError("memory.optimizer_in_backward cannot average gradients across ranks: turn it off for DDP")
         self.optimizer = build_optimizer(self.params, o, config.memory)
         self.model.activation_checkpointing = config.memory.activation_checkpointing
+        if getattr(self.model, "head", False) is None and isinstance(getattr(self.model, "embed", None), nn.Embedding):
+            # tied head: its dense (vocab, dim) gradient arrives in the same backward, so the lookup's few rows are
+            # added into it as a sparse gradient instead of materializing a second dense one (~113 MiB on SmolLM2)
+            self.model.embed.sparse = True
         self.loss_config = GRPOLossConfig(clip_low=config.loss.clip_low, clip_high=config.loss.clip_high,
                                           aggregation=config.loss.aggregation,
                                           importance_level=config.loss.importance_level,
@@ -150,7 +161,7 @@ class GRPOTrainer:
         kw = {"temperature": c.sampling.temperature, "keep_routing": c.techniques.keep_routing,
               "keep_sampling_mask": c.techniques.keep_sampling_mask, "kernel_path": c.kernel_path}
         refs = [None] * len(batches)
-        with torch.no_grad():
+        with torch.no_grad(), compute_context(c):
             if self.reference is not None:
                 refs = [batch_logprobs(self.reference, b, **kw) for b in batches]
             if c.recompute_old_logprobs:
@@ -166,9 +177,10 @@ class GRPOTrainer:
                            min_lr_ratio=c.optim.min_lr_ratio)
                 for group in self.optimizer.param_groups:
                     group["lr"] = lr
-                logprobs = batch_logprobs(self.model, batch, **kw)
-                out = minibatch_loss(logprobs, batch, config=self.loss_config, ref_logprobs=ref,
-                                     kernel_path=c.kernel_path)
+                with compute_context(c):
+                    logprobs = batch_logprobs(self.model, batch, **kw)
+                    out = minibatch_loss(logprobs, batch, config=self.loss_config, ref_logprobs=ref,
+                                         kernel_path=c.kernel_path)
                 self.optimizer.zero_grad(set_to_none=True)
                 out.loss.backward()
                 self.dp.average_gradients(self.params)
@@ -191,6 +203,8 @@ class GRPOTrainer:
             self.dp.num_groups(self.config.groups_per_step), seed=self.dp.seed(self.config.seed * 10_007 + step))
         collect_s = time.perf_counter() - start
         segments = self.segments_of(collection)
+        if self.pipeline is None and hasattr(self.backend, "before_update"):
+            self.backend.before_update()  # e.g. the engine frees weight copies the update makes stale
         if self.config.memory.trim_heap:
             trim_heap()
         metrics: dict[str, Any] = self.update(segments, step)

@@ -304,3 +304,91 @@ def test_trim_heap_runs_around_each_update_when_asked(tmp_path, make_toy_config,
                                  memory={"trim_heap": enabled})
         trainer_module.GRPOTrainer(config, make_env=lambda name: EchoLetterEnv()).step(0)
         assert len(calls) == expected
+
+
+def test_mixed_precision_trains_fp32_weights_with_bf16_matmuls(tmp_path, make_toy_config):
+    from agentgym.rl.toy import EchoLetterEnv
+    from agentgym.rl.trainer import GRPOTrainer
+
+    config = make_toy_config(str(tmp_path), steps=2, groups_per_step=2, model={"compute_dtype": "bfloat16"})
+    trainer = GRPOTrainer(config, make_env=lambda name: EchoLetterEnv())
+    seen = []
+    trainer.model.layers[0].attn.wo.register_forward_hook(
+        lambda m, args, out: seen.append(out.dtype) if torch.is_grad_enabled() else None)
+    before = [p.detach().clone() for p in trainer.params]
+    metrics = trainer.step(0)
+    assert seen and set(seen) == {torch.bfloat16}  # the update's forward ran its matmuls in bf16
+    assert all(p.dtype == torch.float32 for p in trainer.model.parameters())  # master weights stay fp32
+    assert all(p.grad is None or p.grad.dtype == torch.float32 for p in trainer.params)
+    assert metrics["grad_norm"] > 0 and metrics["loss"] == metrics["loss"]
+    assert any(not torch.equal(a, p) for a, p in zip(before, trainer.params))
+    assert trainer.policy.engine.config.pack_dtype == "bfloat16"
+
+
+def test_recompute_replays_the_autocast_state():
+    plain, ckpt = _model(), _model()
+    ckpt.activation_checkpointing = True
+    grads = []
+    for model in (plain, ckpt):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            loss = _loss(model, 0)
+        loss.backward()
+        grads.append([p.grad for p in model.parameters()])
+    fp32 = _model()
+    _loss(fp32, 0).backward()
+    for a, b, c in zip(*grads, [p.grad for p in fp32.parameters()]):
+        if a is None:
+            continue
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)  # the rerun used bf16 too ...
+        assert b.dtype == torch.float32
+    assert any(a is not None and not torch.allclose(a, c, rtol=1e-4, atol=1e-6)
+               for a, c in zip(grads[1], [p.grad for p in fp32.parameters()]))  # ... unlike an fp32 rerun would
+
+
+def test_compute_dtype_float32_needs_float32_weights(tmp_path, make_toy_config):
+    from agentgym.rl.config import ConfigError
+
+    with pytest.raises(ConfigError, match="compute_dtype"):
+        make_toy_config(str(tmp_path), model={"dtype": "bfloat16", "compute_dtype": "float32"})
+
+
+def test_tied_embedding_gets_its_lookup_gradient_sparse_and_the_same_total(tmp_path, make_toy_config):
+    from agentgym.rl.toy import EchoLetterEnv
+    from agentgym.rl.trainer import GRPOTrainer
+
+    config = make_toy_config(str(tmp_path), steps=1, groups_per_step=2, num_minibatches=1,
+                             model={"overrides": {"vocab_size": 16, "tie_embeddings": True}})
+    trainer = GRPOTrainer(config, make_env=lambda name: EchoLetterEnv())
+    assert trainer.model.embed.sparse and trainer.model.head is None
+    dense = copy.deepcopy(trainer.model)
+    dense.embed.sparse = False
+    tokens = torch.randint(0, 16, (3, 7), generator=torch.Generator().manual_seed(0))
+    for model in (trainer.model, dense):
+        logits = model(tokens).logits
+        logits.logsumexp(-1).sum().backward()
+    assert trainer.model.embed.weight.grad.layout == torch.strided  # summed into the head's dense gradient
+    torch.testing.assert_close(trainer.model.embed.weight.grad, dense.embed.weight.grad)
+
+
+def test_8bit_codes_follow_their_documented_formulas():
+    """The pass-saving implementation (offsets folded into the block scale, no masks) writes the documented codes."""
+    from agentgym.rl.optim import quantize_signed8, quantize_sqrt_log8
+
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(4096, generator=g) * torch.logspace(-9, 0, 4096)
+    x[::50] = 0.0
+    codes, absmax = quantize_signed8(x.clone())
+    blocks = x.view(-1, 256)
+    want = (6 * torch.log2(blocks.abs() / blocks.abs().amax(1, keepdim=True)) + 127).round().clamp(0, 127)
+    want = (want * blocks.sign()).view(-1)
+    assert (codes.float() - want).abs().max() <= 1 and (codes.float() != want).float().mean() < 0.01  # ties only
+    assert torch.equal(absmax, blocks.abs().amax(1))
+    v = x.square()
+    codes_v, top = quantize_sqrt_log8(v.clone())
+    root = v.sqrt().view(-1, 256)
+    want_v = (8 * torch.log2(root / root.amax(1, keepdim=True)) + 255).round().clamp(1, 255)
+    want_v = want_v.masked_fill(root == 0, 0).view(-1)
+    assert codes_v.dtype == torch.uint8
+    assert (codes_v.float() - want_v).abs().max() <= 1 and (codes_v.float() != want_v).float().mean() < 0.01
+    assert torch.equal(codes_v == 0, v == 0)
+    torch.testing.assert_close(top, root.amax(1))
