@@ -39,15 +39,24 @@ class _CallerExecutor(concurrent.futures.Executor):
         self._jobs.put(None)
 
     def serve(self) -> None:
-        """Run queued calls until `stop`."""
+        """Run queued calls until `stop`. A KeyboardInterrupt (or SystemExit) reaches the awaiting coroutine and
+        propagates from here too."""
         while (job := self._jobs.get()) is not None:
             future, fn, args, kwargs = job
             if not future.set_running_or_notify_cancel():
                 continue
             try:
                 future.set_result(fn(*args, **kwargs))
-            except BaseException as e:  # noqa: BLE001 - handed to the awaiting coroutine
+            except Exception as e:  # noqa: BLE001 - handed to the awaiting coroutine
                 future.set_exception(e)
+            except BaseException as e:
+                future.set_exception(e)
+                raise
+
+    def drain(self) -> None:
+        """Cancel queued calls instead of running them, until `stop`."""
+        while (job := self._jobs.get()) is not None:
+            job[0].cancel()
 
 
 def run_episodes_loop(main: Callable[[], Awaitable[T]]) -> T:
@@ -59,10 +68,14 @@ def run_episodes_loop(main: Callable[[], Awaitable[T]]) -> T:
     server = _CallerExecutor()
     outcome: dict[str, Any] = {}
 
+    async def tracked() -> T:
+        outcome["loop"], outcome["task"] = asyncio.get_running_loop(), asyncio.current_task()
+        return await main()
+
     def loop_thread() -> None:
         _SERVER.set(server)  # asyncio.run copies this thread's context into its tasks
         try:
-            outcome["value"] = asyncio.run(main())
+            outcome["value"] = asyncio.run(tracked())
         except BaseException as e:  # noqa: BLE001 - re-raised on the calling thread
             outcome["error"] = e
         finally:
@@ -70,7 +83,14 @@ def run_episodes_loop(main: Callable[[], Awaitable[T]]) -> T:
 
     thread = threading.Thread(target=loop_thread, name="agentgym-episodes", daemon=True)
     thread.start()
-    server.serve()
+    try:
+        server.serve()
+    except BaseException:  # Ctrl-C on this thread: cancel the episodes so their cleanup (env.close) runs, then stop
+        if "task" in outcome:
+            outcome["loop"].call_soon_threadsafe(outcome["task"].cancel)
+        server.drain()
+        thread.join()
+        raise
     thread.join()
     if "error" in outcome:
         raise outcome["error"]

@@ -71,3 +71,25 @@ def test_off_the_main_thread_it_is_plain_asyncio_with_compute_in_a_worker():
     t.start()
     t.join()
     assert out["name"] != out["me"] and out["name"] != "MainThread"
+
+
+def test_an_interrupt_during_compute_cancels_the_episodes_and_runs_their_cleanup():
+    cleaned = []
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    async def episode(i):
+        try:
+            if i == 0:
+                await run_compute(interrupted)
+            await asyncio.sleep(30)
+        finally:
+            cleaned.append(i)  # e.g. env.close()
+
+    async def episodes():
+        await asyncio.gather(*(episode(i) for i in range(3)))
+
+    with pytest.raises(KeyboardInterrupt):
+        run_episodes_loop(episodes)
+    assert sorted(cleaned) == [0, 1, 2]
