@@ -6,6 +6,7 @@ import asyncio
 import threading
 
 import pytest
+
 from agentgym.rollout.compute_thread import run_compute, run_episodes_loop
 
 
