@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import math
 import weakref
 from collections.abc import Iterator
@@ -21,37 +22,28 @@ from .config import ModelConfig
 # numbers in benchmarks/RESULTS.md, issue 4. Same products summed in a different order (fp32 rounding-level
 # differences), so only inference-mode passes take it: training and the trainer's scoring passes keep F.linear.
 ONEDNN_MIN_WEIGHT_NUMEL = 1 << 16
-_onednn_ok: bool | None = None
+def _onednn_agrees(dtype: torch.dtype, tolerance: float) -> bool:
+    """Does oneDNN's (packed, for bf16) linear run here and agree with F.linear? False where it is missing."""
+    try:
+        w, x = torch.randn(64, 32), torch.randn(3, 32)
+        weight = w if dtype == torch.float32 else torch.ops.mkldnn._reorder_linear_weight(w.to(dtype), 3)
+        out = torch.ops.mkldnn._linear_pointwise(x.to(dtype), weight, None, "none", [], "").float()
+        return bool(torch.backends.mkldnn.is_available()) and torch.allclose(out, F.linear(x, w), rtol=tolerance,
+                                                                              atol=tolerance)
+    except (RuntimeError, AttributeError, NotImplementedError):
+        return False
 
 
+@functools.cache
 def _onednn_usable() -> bool:
-    """Probe once: is oneDNN's linear in this torch build, and does it agree with F.linear?"""
-    global _onednn_ok
-    if _onednn_ok is None:
-        try:
-            w, x = torch.randn(64, 32), torch.randn(3, 32)
-            _onednn_ok = bool(torch.backends.mkldnn.is_available()) and torch.allclose(
-                torch.ops.mkldnn._linear_pointwise(x, w, None, "none", [], ""), F.linear(x, w), atol=1e-4)
-        except (RuntimeError, AttributeError, NotImplementedError):
-            _onednn_ok = False
-    return _onednn_ok
+    """Probed once: oneDNN's fp32 linear."""
+    return _onednn_agrees(torch.float32, 1e-4)
 
 
-_onednn_bf16_ok: bool | None = None
-
-
+@functools.cache
 def _onednn_bf16_usable() -> bool:
-    """Probe once: does oneDNN run bf16 linears on this CPU (native AVX-512-BF16/AMX, or emulated)?"""
-    global _onednn_bf16_ok
-    if _onednn_bf16_ok is None:
-        try:
-            w, x = torch.randn(64, 32), torch.randn(3, 32)
-            packed = torch.ops.mkldnn._reorder_linear_weight(w.bfloat16(), 3)
-            out = torch.ops.mkldnn._linear_pointwise(x.bfloat16(), packed, None, "none", [], "").float()
-            _onednn_bf16_ok = _onednn_usable() and torch.allclose(out, F.linear(x, w), rtol=0.05, atol=0.1)
-        except (RuntimeError, AttributeError, NotImplementedError):
-            _onednn_bf16_ok = False
-    return _onednn_bf16_ok
+    """Probed once: bf16 linears (native AVX-512-BF16/AMX, or emulated) for the bf16 packs."""
+    return _onednn_usable() and _onednn_agrees(torch.bfloat16, 0.1)
 
 
 # Weights reordered into oneDNN's blocked layout for the engine's GEMMs (another ~1.4x at 16 rows, since every
