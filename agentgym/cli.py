@@ -133,10 +133,9 @@ def rollout(
     resume: bool = typer.Option(False, help="continue from OUT.partial"),
 ) -> None:
     """Roll out a policy on an env's tasks and write trajectories to JSONL."""
-    import asyncio
-
     from agentgym.registry import make
     from agentgym.rollout import RolloutConfig, run_episodes
+    from agentgym.rollout.compute_thread import run_episodes_loop
     from agentgym.rollout.specs import make_policy
     from agentgym.taskio import load_tasks
 
@@ -145,7 +144,8 @@ def rollout(
     the_policy = make_policy(policy)
     config = RolloutConfig(num_samples=n, concurrency=concurrency, max_turns=max_turns, seed=seed,
                            progress=sys.stderr.isatty())
-    trajectories = asyncio.run(run_episodes(lambda: make(env), the_policy, task_list, config, out=out, resume=resume))
+    trajectories = run_episodes_loop(lambda: run_episodes(lambda: make(env), the_policy, task_list, config, out=out,
+                                                          resume=resume))
     _summary(trajectories, out)
 
 

@@ -21,6 +21,7 @@ from agentgym.eval.policies import resolve_policy
 from agentgym.eval.report import RUN_FILE, TRAJECTORY_DIR, build_report
 from agentgym.registry import make
 from agentgym.rollout import Policy, RolloutConfig, run_episodes
+from agentgym.rollout.compute_thread import run_episodes_loop
 
 PolicyFactory = Callable[[str, Any, Sequence[Task]], Policy]
 """Builds the policy for one env: (env name, a probe env instance, that env's tasks) → policy."""
@@ -118,7 +119,7 @@ def run_eval(
 def _run_env(env: str, policy: Policy, tasks: Sequence[Task], rollout: RolloutConfig, path: Path) -> float:
     """Play one env's batch into `path` (crash-safe while running); returns seconds."""
     start = time.perf_counter()
-    asyncio.run(run_episodes(lambda: make(env), policy, tasks, rollout, out=path))
+    run_episodes_loop(lambda: run_episodes(lambda: make(env), policy, tasks, rollout, out=path))  # decode on main
     return time.perf_counter() - start
 
 
