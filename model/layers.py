@@ -22,6 +22,8 @@ from .config import ModelConfig
 # numbers in benchmarks/RESULTS.md, issue 4. Same products summed in a different order (fp32 rounding-level
 # differences), so only inference-mode passes take it: training and the trainer's scoring passes keep F.linear.
 ONEDNN_MIN_WEIGHT_NUMEL = 1 << 16
+
+
 def _onednn_agrees(dtype: torch.dtype, tolerance: float) -> bool:
     """Does oneDNN's (packed, for bf16) linear run here and agree with F.linear? False where it is missing."""
     try:
@@ -134,12 +136,12 @@ class PackedWeights:
                     stacked = stacked.to(self.dtype)
                     self._packed[key] = (stamp, torch.ops.mkldnn._reorder_linear_weight(stacked, self.batch_hint))
 
-    def release(self, trainable_only: bool = True) -> int:
-        """Free the packed copies (of groups with a weight that requires grad, by default); `refresh` rebuilds them.
-        Returns the number of bytes freed."""
+    def release(self) -> int:
+        """Free the packed copies of groups with a weight that requires grad (an update will change it); `refresh`
+        rebuilds them. Returns the number of bytes freed."""
         freed = 0
         for group in self.groups:
-            if trainable_only and not any(w.requires_grad for w in group):
+            if not any(w.requires_grad for w in group):
                 continue
             entry = self._packed.pop(tuple(id(w) for w in group), None)
             if entry is not None:

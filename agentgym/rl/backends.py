@@ -49,9 +49,7 @@ class EngineBackend:
     def before_update(self) -> None:
         """Free the engine's packed weight copies the update is about to make stale (rebuilt at the next collect):
         they would otherwise sit in memory through the update, the trainer's peak."""
-        engine = getattr(self.policy, "engine", None)
-        if engine is not None and hasattr(engine, "release_packs"):
-            engine.release_packs()
+        self.policy.engine.release_packs()
 
     def sync_weights(self, weights: Any, version: int) -> None:
         self.version = version

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
 
 from agentgym.api import Trajectory
 from agentgym.rl.advantages import group_advantages
@@ -83,7 +82,7 @@ class GRPOTrainer:
             raise ValueError("memory.optimizer_in_backward cannot average gradients across ranks: turn it off for DDP")
         self.optimizer = build_optimizer(self.params, o, config.memory)
         self.model.activation_checkpointing = config.memory.activation_checkpointing
-        if getattr(self.model, "head", False) is None and isinstance(getattr(self.model, "embed", None), nn.Embedding):
+        if self.model.output_weight is self.model.embed.weight:
             # tied head: its dense (vocab, dim) gradient arrives in the same backward, so the lookup's few rows are
             # added into it as a sparse gradient instead of materializing a second dense one (~113 MiB on SmolLM2)
             self.model.embed.sparse = True

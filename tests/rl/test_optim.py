@@ -392,3 +392,20 @@ def test_8bit_codes_follow_their_documented_formulas():
     assert (codes_v.float() - want_v).abs().max() <= 1 and (codes_v.float() != want_v).float().mean() < 0.01
     assert torch.equal(codes_v == 0, v == 0)
     torch.testing.assert_close(top, root.amax(1))
+
+
+def test_trainer_frees_the_engines_packed_copies_before_each_update(tmp_path, make_toy_config, monkeypatch):
+    from agentgym.rl import trainer as trainer_module
+    from agentgym.rl.toy import EchoLetterEnv
+    from agentgym.rl.trainer import GRPOTrainer
+
+    trainer = GRPOTrainer(make_toy_config(str(tmp_path), steps=1, groups_per_step=2),
+                          make_env=lambda name: EchoLetterEnv())
+    engine, events = trainer.policy.engine, []
+    real_release, real_update = engine.release_packs, trainer_module.GRPOTrainer.update
+    monkeypatch.setattr(engine, "release_packs", lambda: events.append("release") or real_release())
+    monkeypatch.setattr(trainer_module.GRPOTrainer, "update",
+                        lambda self, *a, **k: events.append("update") or real_update(self, *a, **k))
+    trainer.step(0)
+    trainer.step(1)
+    assert events == ["release", "update", "release", "update"]
