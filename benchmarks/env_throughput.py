@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import agentgym
-from agentgym.quickstart import arith_solver
+from agentgym.envs.arith.solver import arith_solver
 from agentgym.rollout import RolloutConfig, ScriptedPolicy, run_episodes
 
 
@@ -58,7 +58,7 @@ def main() -> None:
     from sandbox_latency import measure_sandbox_overhead
     from search import tool_calls_per_second
 
-    from agentgym.envs.search.cache import ensure_index
+    from agentgym.envs.search.index_store import ensure_index
     from agentgym.envs.search.index import LocalIndex
 
     index = LocalIndex(ensure_index())

@@ -16,7 +16,7 @@ from fractions import Fraction
 
 import agentgym
 from agentgym.eval import EvalConfig, pass_at_k, run_eval
-from agentgym.quickstart import arith_solver
+from agentgym.envs.arith.solver import arith_solver
 from agentgym.rollout import RolloutConfig, ScriptedPolicy, run_episodes
 
 

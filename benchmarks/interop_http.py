@@ -12,7 +12,8 @@ import time
 
 import agentgym
 from agentgym.api import Action, ToolCall
-from agentgym.interop import HttpEnv, serve_http
+from agentgym.app.http_server import serve_http
+from agentgym.interop import HttpEnv
 
 
 async def play(make_env, tasks, concurrency: int) -> float:

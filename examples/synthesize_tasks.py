@@ -17,7 +17,7 @@ import agentgym
 from agentgym.checker import mutate_action
 from agentgym.rollout import ScriptedPolicy
 from agentgym.synth.filter import FilterConfig, run_filter
-from agentgym.synth.general.commands import synth_general_command
+from agentgym.app.synth_cli import synth_general_command
 from agentgym.taskio import load_tasks
 
 

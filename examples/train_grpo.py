@@ -11,7 +11,7 @@ import argparse
 import os
 
 from agentgym.rl.config import load_config, parse_config
-from agentgym.rl.toy import EchoLetterEnv
+from agentgym.envs.echo_letter import EchoLetterEnv
 from agentgym.rl.trainer import GRPOTrainer
 
 SMOKE = os.environ.get("AGENTGYM_SMOKE") == "1"

@@ -12,8 +12,8 @@ import json
 import os
 from pathlib import Path
 
-from agentgym.recipe.config import load_recipe, parse_recipe
-from agentgym.recipe.pipeline import run_recipe
+from agentgym.app.recipe.config import load_recipe, parse_recipe
+from agentgym.app.recipe.pipeline import run_recipe
 
 SMOKE = os.environ.get("AGENTGYM_SMOKE") == "1"
 CPU_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "recipe_v32_cpu.yaml"

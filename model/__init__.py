@@ -1,6 +1,6 @@
 """The embedded transformer, loaders, tokenizer, rollout engine and kernels. Imports nothing else from agentgym.
 
-The public names load on first access, so `import agentgym.model.commands` (the CLI) does not import torch.
+The public names load on first access, so `import agentgym.model.info` (the CLI's `model info`) does not import torch.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .cache import LayerCache
+from .kv_cache import LayerCache
 from .config import ModelConfig
 from .layers import Linear, Rotary, fused_linear
 

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from .attention import GQA
-from .cache import LayerCache
+from .kv_cache import LayerCache
 from .config import ModelConfig
 from .layers import MLP, RMSNorm
 from .mla import MLA

@@ -1,20 +1,16 @@
-"""A character tokenizer and a one-turn "echo the letter" env: the smallest setting where GRPO learning is visible.
+"""`CharTokenizer`: one id per character, for models trained from scratch (the `echo_letter` env, tests, toy runs).
 
-A model trained from scratch must learn to answer the letter the user shows; a random policy over the vocabulary
-earns about 1/vocab. Used by the learning test, the resume test and `examples/train_grpo.py --toy`.
+With `agentgym.envs.echo_letter` it is the smallest setting where GRPO learning is visible: a model trained from
+scratch must learn to answer the letter the user shows (a random policy over the vocabulary earns about 1/vocab).
 """
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterable
 
-from agentgym.api import Action, Observation, StepResult, Task, ToolSpec, Verdict
-from agentgym.errors import ResetNeeded
-
 BOS, EOS, PAD = "<|im_start|>", "<|im_end|>", "<pad>"
-LETTERS = "abcdefgh"
-ALPHABET = LETTERS + "sut\n "
+ALPHABET = "abcdefgh" + "sut\n "
+"""The echo_letter env's letters, then the role initials and whitespace of the compact chat format."""
 
 
 class CharTokenizer:
@@ -68,43 +64,3 @@ class CharTokenizer:
     def encode_chat(self, messages: list[dict], tools: list[dict] | None = None,
                     add_generation_prompt: bool = True) -> list[int]:
         return self.encode(self.render_chat(messages, tools, add_generation_prompt))
-
-
-class EchoLetterEnv:
-    """One turn: the user shows a letter; reward 1 iff the reply starts with it (components: accuracy)."""
-
-    name = "echo"
-
-    def __init__(self, *, letters: str = LETTERS) -> None:
-        self.letters = letters
-        self.task: Task | None = None
-
-    def tools(self) -> list[ToolSpec]:
-        return []
-
-    async def reset(self, task: Task, *, seed: int | None = None) -> Observation:
-        from agentgym.api import Message
-
-        self.task = task
-        return Observation(messages=[Message(role="user", content=task.prompt)])
-
-    async def step(self, action: Action) -> StepResult:
-        if self.task is None:
-            raise ResetNeeded("EchoLetterEnv.step called before reset")
-        expected = self.task.data["answer"]
-        passed = action.text.strip()[:1] == expected
-        verdict = Verdict(reward=float(passed), passed=passed, reasons=[f"reply {action.text!r} vs {expected!r}"],
-                          components={"accuracy": float(passed)})
-        self.task = None
-        return StepResult(observation=Observation(), reward=verdict.reward, terminated=True, verdict=verdict)
-
-    async def close(self) -> None:
-        self.task = None
-
-    def sample_tasks(self, n: int, *, seed: int = 0) -> list[Task]:
-        rng = random.Random(seed)
-        out = []
-        for i in range(n):
-            letter = rng.choice(self.letters)
-            out.append(Task(id=f"echo-{seed}-{i}", env=self.name, prompt=letter, data={"answer": letter}))
-        return out

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .cache import Cache
+from .kv_cache import Cache
 from .layers import Linear, PackedWeights
 from .sampling import SampleOutput, SamplingMask, SamplingParams, sample
 from .tokenizer import Tokenizer

@@ -1,32 +1,8 @@
-"""Plain functions behind `agentgym generate` and `agentgym model info` (the CLI wires them; no typer here)."""
+"""`generate_stream`: stream one completion of a pretrained model as text pieces (what `agentgym generate` prints)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-
-from .config import PRESETS, cache_bytes_per_token, count_parameters, get_preset
-
-
-def model_info(name: str) -> dict:
-    """Parameter counts and cache bytes per token of a preset (no weights are loaded).
-
-    Returns a flat dict: name, attn_type, total_params, active_params, mtp_params, cache_bytes_per_token_fp32,
-    cache_bytes_per_token_bf16, and for MLA models cache_bytes_per_token_naive_fp32 (the expanded K/V layout).
-    Raises ValueError listing the presets for an unknown name.
-    """
-    cfg = get_preset(name)
-    counts = count_parameters(cfg)
-    info = {"name": name, "attn_type": cfg.attn_type, "total_params": counts.total, "active_params": counts.active,
-            "mtp_params": counts.mtp, "cache_bytes_per_token_fp32": cache_bytes_per_token(cfg, 4),
-            "cache_bytes_per_token_bf16": cache_bytes_per_token(cfg, 2)}
-    if cfg.attn_type == "mla":
-        info["cache_bytes_per_token_naive_fp32"] = cache_bytes_per_token(cfg, 4, attn_impl="naive")
-    return info
-
-
-def list_models() -> list[str]:
-    """Names `model_info` accepts (`generate_stream` accepts only pretrained ones: smollm2-135m)."""
-    return sorted(PRESETS)
 
 
 def generate_stream(prompt: str, model: str = "smollm2-135m", *, max_new_tokens: int = 128,

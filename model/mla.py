@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .cache import LayerCache
+from .kv_cache import LayerCache
 from .config import ModelConfig
 from .indexer import Indexer
 from .layers import RMSNorm, Rotary, yarn_softmax_scale

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .block import Block
-from .cache import Cache
+from .kv_cache import Cache
 from .config import ModelConfig
 from .layers import RMSNorm, causal_mask, linear
 from .moe import Routing, sequence_balance_loss

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 import agentgym
-from agentgym import cli
+from agentgym.app import cli
 from agentgym import registry as registry_module
 from agentgym.api import Action, Task, ToolCall
 from agentgym.envs.arith import generate_tasks
@@ -321,7 +321,7 @@ def test_cli_bounds_openmp_spinning_unless_the_user_chose():
     import subprocess
     import sys
 
-    probe = "import agentgym.cli, os; print(os.environ.get('GOMP_SPINCOUNT'), os.environ.get('OMP_WAIT_POLICY'))"
+    probe = "import agentgym.app.cli, os; print(os.environ.get('GOMP_SPINCOUNT'), os.environ.get('OMP_WAIT_POLICY'))"
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
 
     def run(**extra: str) -> str:

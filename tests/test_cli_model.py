@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from agentgym.cli import app
+from agentgym.app.cli import app
 
 
 def test_model_info_reproduces_deepseek_v3_671b():

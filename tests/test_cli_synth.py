@@ -7,7 +7,7 @@ import json
 from typer.testing import CliRunner
 
 import agentgym
-from agentgym.cli import app
+from agentgym.app.cli import app
 from agentgym.taskio import load_tasks, save_tasks
 
 

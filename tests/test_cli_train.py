@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typer.testing import CliRunner
 
-from agentgym.cli import app
+from agentgym.app.cli import app
 
 
 def test_train_with_an_unknown_key_names_it(tmp_path):
@@ -21,7 +21,7 @@ def test_train_with_a_missing_file():
 
 
 def test_quickstart_runs_the_grpo_job_and_prints_its_report(tmp_path, monkeypatch):
-    import agentgym.rl.quickstart as qs
+    import agentgym.app.quickstart as qs
 
     seen = {}
 

@@ -1,22 +1,27 @@
-"""The bodies of `agentgym eval|report|compare|show`: plain functions that print with rich, mounted by `agentgym.cli`.
+"""`agentgym eval|report|compare|show`: evaluate a policy, rebuild a report, compare two runs, print an episode.
 
-User mistakes raise `AgentGymError` subclasses (the CLI prints them as one line); nothing here parses argv.
+The `*_command` functions print with rich and raise `AgentGymError` subclasses for user mistakes (the CLI prints them
+as one line); the Typer commands at the end only parse options and call them.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Optional
 
+import typer
 from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from agentgym.app.console import friendly
 from agentgym.errors import AgentGymError, TaskFileError, UnregisteredEnv
-from agentgym.eval.markdown import SUMMARY_COLUMNS, summary_row
-from agentgym.eval.metrics import EnvMetrics
-from agentgym.eval.report import PLOT_DIR, REPORT_FILE, RESULTS_FILE, TRAJECTORY_DIR
+
+if TYPE_CHECKING:
+    from agentgym.eval.metrics import EnvMetrics
 
 
 def _console() -> Console:
@@ -25,6 +30,9 @@ def _console() -> Console:
 
 def _print_summary(console: Console, metrics: list[EnvMetrics], run_dir: Path) -> None:
     """One column per env and one row per metric, so several envs still fit an 80-column terminal."""
+    from agentgym.eval.markdown import SUMMARY_COLUMNS, summary_row
+    from agentgym.eval.report import PLOT_DIR, REPORT_FILE, RESULTS_FILE, TRAJECTORY_DIR
+
     table = Table(title="evaluation")
     table.add_column("metric")
     for m in metrics:
@@ -121,3 +129,39 @@ def show_command(traj_file: Path, index: int = 0) -> None:
             f"[{-len(trajectories)}, {len(trajectories) - 1}], got {index}"
         )
     _console().print(render_trajectory(trajectories[index], index=index % len(trajectories)))
+
+
+@friendly
+def eval_(
+    env: str = typer.Option(..., help="env name(s), comma-separated"),
+    tasks: Optional[Path] = typer.Option(None, help="JSONL task file (default: each env's sample_tasks)"),
+    policy: str = typer.Option(..., help="'openai:MODEL@URL', 'scripted:FILE' or 'reference[:P]'"),
+    n: int = typer.Option(8, "--n", min=1, help="samples per task (pass@1 … pass@n)"),
+    out_dir: Path = typer.Option(Path("runs/eval"), help="run directory"),
+    concurrency: int = typer.Option(16, min=1, help="episodes in flight"),
+    max_turns: int = typer.Option(32, min=1, help="assistant turns per episode"),
+    seed: int = typer.Option(0, help="base seed"),
+    num_tasks: int = typer.Option(16, min=1, help="tasks drawn from sample_tasks when --tasks is not given"),
+) -> None:
+    """Evaluate a policy: pass@k, pass^k, reward CI, turns, tokens, errors; writes JSON, Markdown, PNGs."""
+    eval_command(env, tasks, policy, n, out_dir, concurrency, max_turns=max_turns, seed=seed, num_tasks=num_tasks,
+                 progress=sys.stderr.isatty())
+
+
+@friendly
+def report(run_dir: Path = typer.Argument(..., help="an eval run directory")) -> None:
+    """Rebuild results.json, report.md and the plots from a run's stored trajectories."""
+    report_command(run_dir)
+
+
+@friendly
+def compare(run_a: Path = typer.Argument(...), run_b: Path = typer.Argument(...),
+            resamples: int = typer.Option(2000, min=1), seed: int = typer.Option(0)) -> None:
+    """Per-env B − A with paired-bootstrap CIs and p-values."""
+    compare_command(run_a, run_b, num_resamples=resamples, seed=seed)
+
+
+@friendly
+def show(traj_file: Path = typer.Argument(...), index: int = typer.Option(0, "--index", "-i")) -> None:
+    """Print one episode of a trajectory file as a colored transcript."""
+    show_command(traj_file, index)

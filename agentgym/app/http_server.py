@@ -11,7 +11,8 @@ Endpoints (all JSON; errors are ``{"error": {"type": ..., "message": ...}}`` wit
 - ``POST /close`` ``{"session_id"}`` → ``{"closed": true}``
 - ``POST /sample_tasks`` ``{"n", "seed"}`` and ``POST /reference_action`` ``{"task"}``: the env's optional hooks.
 
-The stdlib HTTP server answers on threads; every env runs on one private asyncio loop (`_loop.LoopThread`), and steps
+The stdlib HTTP server answers on threads; every env runs on one private asyncio loop
+(`agentgym.interop.loop_thread.LoopThread`), and steps
 of one session are serialized by a lock, so concurrent sessions are isolated and a session is never stepped twice
 at once.
 """
@@ -29,7 +30,7 @@ from pydantic import ValidationError
 
 from agentgym.api import Action, Task
 from agentgym.errors import AgentGymError, ResetNeeded
-from agentgym.interop._loop import LoopThread
+from agentgym.interop.loop_thread import LoopThread
 from agentgym.jsonio import send_json
 from agentgym.registry import make
 

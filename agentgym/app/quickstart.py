@@ -6,6 +6,9 @@ recipe in miniature: (1) held-out evaluation; (2) cold start: SFT on rejection-s
 reference solution, written as the Hermes tool call the model must learn to emit); (3) mixed GRPO with the env
 reward plus a format reward, single-turn episodes, short completions, only the last blocks trained; (4) the same
 held-out evaluation again, with bootstrap confidence intervals; (5) a report and a reward-curve PNG.
+
+`agentgym quickstart --scripted` runs `run_scripted_quickstart` instead: a few seconds of `arith` episodes with a
+scripted calculator→submit policy, checking registry → env → tools → agent loop → JSONL on a fresh machine.
 """
 
 from __future__ import annotations
@@ -196,3 +199,22 @@ def write_report(out: Path, before: dict[str, list[float]], after: dict[str, lis
     (out / "eval.json").write_text(json.dumps({"before": before, "after": after, "seconds": seconds}, indent=1),
                                    encoding="utf-8")
     return report
+
+
+def run_scripted_quickstart(*, num_tasks: int = 32, num_samples: int = 2, out_dir: str | Path = "runs/quickstart",
+                            progress: bool = True) -> tuple[list[Trajectory], Path, float]:
+    """Play `num_tasks` arith tasks `num_samples` times each; returns the trajectories, their file and the wall time."""
+    import asyncio
+
+    from agentgym.envs.arith.solver import arith_solver
+    from agentgym.rollout import RolloutConfig, ScriptedPolicy, run_episodes
+
+    env_probe = make("arith")
+    tasks = env_probe.sample_tasks(num_tasks, seed=0)
+    out = Path(out_dir) / "trajectories.jsonl"
+    start = time.perf_counter()
+    trajectories = asyncio.run(
+        run_episodes(lambda: make("arith"), ScriptedPolicy(arith_solver), tasks,
+                     RolloutConfig(num_samples=num_samples, concurrency=16, max_turns=4, progress=progress), out=out)
+    )
+    return trajectories, out, time.perf_counter() - start

@@ -1,11 +1,20 @@
-"""The library side of `agentgym search build-index`: build an index and print what was built."""
+"""`agentgym search build-index`: build an offline search index and print what was built."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from agentgym.envs.search.builder import IndexConfig, IndexInfo, build_index
+import typer
+
+from agentgym.app.console import friendly
 from agentgym.errors import AgentGymError
+
+if TYPE_CHECKING:
+    from agentgym.envs.search.builder import IndexInfo
+
+search_app = typer.Typer(help="Build and inspect offline search indexes.", no_args_is_help=True)
 
 
 class BuildIndexError(AgentGymError, ValueError):
@@ -20,6 +29,8 @@ def build_index_command(source: str, out: Path, *, overwrite: bool = False, stem
         BuildIndexError: a bad source, an existing non-empty `out` without `overwrite`, or a bad option value.
     """
     from rich.console import Console
+
+    from agentgym.envs.search.builder import IndexConfig, build_index
 
     try:
         config = IndexConfig(passage_chars=passage_chars, stemmer=stemmer, time_limit_s=time_limit_s,
@@ -36,3 +47,17 @@ def build_index_command(source: str, out: Path, *, overwrite: bool = False, stem
         console.print(f"  skipped {len(skipped)} modules that cannot be imported or described here "
                       f"(listed under 'skipped' in {Path(info.path) / 'manifest.json'})", markup=False, soft_wrap=True)
     return info
+
+
+@search_app.command("build-index")
+@friendly
+def search_build_index(
+    source: str = typer.Option(..., help="'python-docs' (the running CPython's own documentation) or a folder of "
+                                         ".txt/.md/.html files"),
+    out: Path = typer.Option(..., help="index folder to write"),
+    overwrite: bool = typer.Option(False, help="replace an existing index"),
+    stem: bool = typer.Option(True, help="English stemming (PyStemmer)"),
+) -> None:
+    """Build a bm25s index with stable document ids, titles and passages."""
+    build_index_command(source, out, overwrite=overwrite, stemmer="english" if stem else None,
+                        progress=sys.stderr.isatty())

@@ -1,4 +1,4 @@
-"""The body of `agentgym serve ENV --http PORT | --mcp`: serve a registered env to other processes."""
+"""`agentgym serve ENV --http PORT | --mcp`: serve a registered env to other processes."""
 
 from __future__ import annotations
 
@@ -6,7 +6,11 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import Optional
 
+import typer
+
+from agentgym.app.console import friendly
 from agentgym.errors import AgentGymError
 from agentgym.registry import make
 from agentgym.taskio import load_tasks
@@ -18,13 +22,13 @@ def serve_command(env: str, *, http_port: int | None, use_mcp: bool, host: str =
     if (http_port is None) == (not use_mcp):
         raise AgentGymError("choose one transport: --http PORT or --mcp")
     if use_mcp:
-        from agentgym.interop.mcp_server import serve_mcp
+        from agentgym.app.mcp_server import serve_mcp
 
         serve_mcp(make(env), load_tasks(tasks) if tasks else None)  # stdout is the MCP channel: print nothing
         return
     if tasks is not None:
         raise AgentGymError("--tasks is for --mcp; HTTP clients send their own tasks with POST /reset")
-    from agentgym.interop.http_server import serve_http
+    from agentgym.app.http_server import serve_http
 
     try:
         server = serve_http(env, host=host, port=http_port or 0, max_sessions=max_sessions)
@@ -44,3 +48,16 @@ def serve_command(env: str, *, http_port: int | None, use_mcp: bool, host: str =
 
 def _exit_cleanly(signum: int, frame: object) -> None:
     raise SystemExit(0)
+
+
+@friendly
+def serve(
+    env: str = typer.Argument(..., help="registered env name"),
+    http: Optional[int] = typer.Option(None, "--http", min=0, max=65535, help="serve the HTTP reset/step API on PORT"),
+    mcp: bool = typer.Option(False, "--mcp", help="serve the env as an MCP server on stdin/stdout"),
+    host: str = typer.Option("127.0.0.1", help="HTTP address to listen on"),
+    tasks: Optional[Path] = typer.Option(None, help="JSONL tasks the MCP reset_episode tool picks from"),
+    max_sessions: int = typer.Option(64, min=1, help="HTTP sessions (env instances) open at once"),
+) -> None:
+    """Serve an env to other processes: an HTTP reset/step API (--http PORT) or an MCP server (--mcp)."""
+    serve_command(env, http_port=http, use_mcp=mcp, host=host, tasks=tasks, max_sessions=max_sessions)

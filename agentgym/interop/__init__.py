@@ -1,32 +1,28 @@
-"""Adapters between agentgym envs and other ecosystems (MCP, OpenEnv-style HTTP, single-turn datasets).
+"""Envs made from other ecosystems: MCP servers' tools, OpenEnv-style HTTP envs, single-turn datasets.
 
-Each adapter is optional: the `mcp` SDK is imported only when an MCP adapter is used (``pip install 'agentgym[mcp]'``),
-and the HTTP adapters use the standard library alone.
+These are clients: each wraps something outside as an agentgym `Env`. The other direction (serving an agentgym env
+over HTTP or MCP) is the application's job: `agentgym.app.http_server` and `agentgym.app.mcp_server`.
+The `mcp` SDK is imported only when an MCP adapter is used (``pip install 'agentgym[mcp]'``); the HTTP adapter uses the
+standard library alone.
 """
 
 from agentgym.interop.dataset_env import DatasetEnv, dataset_env_factory
 from agentgym.interop.http_env import HttpEnv, HttpEnvError
-from agentgym.interop.http_server import EnvHttpServer, serve_http
 from agentgym.interop.mcp_connection import (
     MCPConnection,
     MCPConnectionError,
     MCPServerConfig,
 )
 from agentgym.interop.mcp_env import MCPToolsEnv, exact_match
-from agentgym.interop.mcp_server import build_mcp_server, serve_mcp
 
 __all__ = [
     "DatasetEnv",
-    "EnvHttpServer",
     "HttpEnv",
     "HttpEnvError",
     "MCPConnection",
     "MCPConnectionError",
     "MCPServerConfig",
     "MCPToolsEnv",
-    "build_mcp_server",
     "dataset_env_factory",
     "exact_match",
-    "serve_http",
-    "serve_mcp",
 ]

@@ -1,7 +1,7 @@
 """A synchronous-friendly handle on one MCP server over stdio: list its tools, call them, render their results.
 
 The `mcp` SDK's client is a pair of nested async context managers that must be entered and left in the same task.
-`MCPConnection` keeps them open on a private background loop (see `_loop.LoopThread`), so any caller — an env's
+`MCPConnection` keeps them open on a private background loop (see `loop_thread.LoopThread`), so any caller — an env's
 `reset`/`step` on whatever loop, or plain synchronous code — can use one server for as long as it likes.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 
 from agentgym.api import ToolSpec
 from agentgym.errors import AgentGymError, DependencyNotInstalled, require
-from agentgym.interop._loop import LoopThread
+from agentgym.interop.loop_thread import LoopThread
 
 
 class MCPConnectionError(AgentGymError, RuntimeError):

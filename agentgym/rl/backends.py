@@ -10,7 +10,8 @@ weights, stamped `version`), and `backend.close()` at the end. Three backends sh
   HF-named safetensors and asks vLLM to reload them (`agentgym.rl.vllm_backend`).
 - `ray`: envs (and, for a policy that can travel, whole episodes) on Ray actors (`agentgym.rl.ray_backend`).
 
-Anything with these three members works (an async pipeline, a custom inference service).
+Anything with these three members works (an async pipeline, a custom inference service). The factory that picks one
+from the config is `agentgym.rl.backend_factory.build_backend`: it imports the backends, never the other way round.
 """
 
 from __future__ import annotations
@@ -90,19 +91,3 @@ def engine_backend(config: TrainConfig, model: Any, tokenizer: Any) -> EngineBac
     return EngineBackend(EnginePolicy(engine, EnginePolicyConfig(
         temperature=s.temperature, top_p=s.top_p, top_k=s.top_k, max_new_tokens=s.max_new_tokens,
         max_batch=config.model.max_batch, seed=config.seed, ignore_eos=s.ignore_eos)))
-
-
-def build_backend(config: TrainConfig, model: Any, tokenizer: Any) -> RolloutBackend:
-    """The backend named by `config.rollout.backend` (heavy dependencies are imported only for the one chosen)."""
-    kind = config.rollout.backend
-    if kind == "engine":
-        return engine_backend(config, model, tokenizer)
-    if kind == "vllm":
-        from agentgym.rl.vllm_backend import vllm_backend
-
-        return vllm_backend(config, tokenizer)
-    if kind == "ray":
-        from agentgym.rl.ray_backend import ray_backend
-
-        return ray_backend(config, model, tokenizer)
-    raise ValueError(f"rollout.backend: unknown backend {kind!r}; expected engine, vllm or ray")

@@ -23,7 +23,7 @@ def build_model(config: TrainConfig) -> tuple[Any, Any]:
     if section.pretrained:
         model, tokenizer = load_pretrained(section.pretrained)
     else:
-        from agentgym.rl.toy import CharTokenizer
+        from agentgym.model.char_tokenizer import CharTokenizer
 
         tokenizer = CharTokenizer()
         cfg = get_preset(section.preset).replace(**section.overrides)

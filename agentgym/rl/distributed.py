@@ -1,6 +1,6 @@
 """Data-parallel training under `torchrun`: each rank collects its share of the groups, gradients are averaged.
 
-`torchrun --nproc_per_node N -m agentgym.cli train CONFIG` (or any script that builds a `GRPOTrainer`) starts N
+`torchrun --nproc_per_node N -m agentgym.app.cli train CONFIG` (or any script that builds a `GRPOTrainer`) starts N
 processes with RANK / WORLD_SIZE / MASTER_ADDR set; `DataParallel.from_env()` joins the process group (gloo on CPU,
 nccl on CUDA). Every rank starts from rank 0's weights, draws its own tasks (sampler and sampling seeds offset by the
 rank) and all-reduces the gradients before clipping, so the ranks take identical optimizer steps and stay identical.

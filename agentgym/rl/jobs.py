@@ -1,4 +1,7 @@
-"""What the CLI calls: `agentgym train CONFIG.yaml` and `agentgym sft ...` (the CLI itself only parses options)."""
+"""The two training jobs as plain functions: GRPO from a YAML config file (`train`) and cold-start SFT (`sft`).
+
+`agentgym train` and `agentgym sft` (in `agentgym.app.train_cli`) only parse options and call these.
+"""
 
 from __future__ import annotations
 

@@ -30,7 +30,7 @@ from agentgym.api import (
     Trajectory,
 )
 from agentgym.errors import DependencyNotInstalled
-from agentgym.rl.backends import RolloutBackend
+from agentgym.rl.backends import RolloutBackend, engine_backend
 from agentgym.rl.collector import Group, RolloutCollector
 from agentgym.rl.config import ConfigError, TrainConfig
 from agentgym.rollout import RolloutConfig, run_episodes
@@ -236,6 +236,4 @@ def ray_backend(config: TrainConfig, model: Any, tokenizer: Any) -> RayBackend:
         from agentgym.rl.vllm_backend import vllm_backend
 
         return RayBackend(vllm_backend(config, tokenizer), mode="episodes", num_workers=r.num_rollout_workers)
-    from agentgym.rl.backends import engine_backend
-
     return RayBackend(engine_backend(config, model, tokenizer), mode="envs", num_workers=r.num_env_workers)

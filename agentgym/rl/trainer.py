@@ -19,7 +19,8 @@ import torch
 from agentgym.api import Trajectory
 from agentgym.rl.advantages import group_advantages
 from agentgym.rl.async_pipeline import build_async_pipeline, recompute_mask
-from agentgym.rl.backends import PolicyBackend, RolloutBackend, build_backend
+from agentgym.rl.backend_factory import build_backend
+from agentgym.rl.backends import PolicyBackend, RolloutBackend
 from agentgym.rl.build import (
     EnvFactory,
     build_model,

@@ -11,7 +11,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from agentgym.cache import cache_root
+from agentgym.diskcache import cache_root
 
 NUMBERS = '''"""Small numeric helpers."""
 

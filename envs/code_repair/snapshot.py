@@ -13,7 +13,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from agentgym.cache import cache_root
+from agentgym.diskcache import cache_root
 from agentgym.filetree import SKIP_DIRS, iter_files, tree_sha256
 
 __all__ = ["SKIP_DIRS", "iter_files", "materialize", "tree_sha256"]

@@ -16,7 +16,7 @@ import os
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from agentgym.cache import CACHE_ENV, cache_root
+from agentgym.diskcache import CACHE_ENV, cache_root
 
 HIDDEN_FIELDS = ("bug_patch", "gold_patch", "eval_patch", "fail_to_pass", "pass_to_pass")
 """`data` fields the agent never sees: the env shows only the prompt and the repository."""

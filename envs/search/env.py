@@ -110,7 +110,7 @@ class SearchEnv(ToolEnv):
 
     def local_index(self) -> Any:
         """The shared `LocalIndex` for `config` (the task generator needs one even when tools use an endpoint)."""
-        from agentgym.envs.search.cache import ensure_index
+        from agentgym.envs.search.index_store import ensure_index
         from agentgym.envs.search.index import LocalIndex, open_index
 
         if isinstance(self._backend, LocalIndex):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from agentgym.envs.search.builder import PYTHON_DOCS, IndexConfig, build_index
 from agentgym.envs.search.index import IndexFormatError, read_manifest
-from agentgym.cache import cache_root
+from agentgym.diskcache import cache_root
 
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .errors import KernelPathError, TritonNotInstalled
 from .grpo_config import GRPOLossConfig, GRPOLossOutput
-from .registry import grpo_loss, linear_grpo_loss, linear_logprob, mla_decode, moe_swiglu, resolve_path
+from .dispatch import grpo_loss, linear_grpo_loss, linear_logprob, mla_decode, moe_swiglu, resolve_path
 
 __all__ = [
     "GRPOLossConfig",

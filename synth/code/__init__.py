@@ -1,6 +1,7 @@
 """Code-task synthesis: inject AST bugs into real Python projects, keep those their own tests catch (SWE-smith style).
 
-Entry points: `synthesize(SynthConfig(...))` runs the pipeline; `commands.synth_code` is what the CLI calls.
+Entry points: `synthesize(SynthConfig(...))` runs the pipeline; the CLI calls it through
+`agentgym.app.synth_cli.synth_code_command`.
 """
 
 from agentgym.synth.code.mutations import OPERATORS, Mutation, find_mutations

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from agentgym.api import Task
 from agentgym.errors import AgentGymError
-from agentgym.synth.code.cache import portable
+from agentgym.synth.code.project_cache import portable
 from agentgym.synth.code.diff import make_diff, patch_sha256
 from agentgym.synth.code.issue import IssueWriter, write_issue
 from agentgym.synth.code.mutations import OPERATORS, Mutation, find_mutations

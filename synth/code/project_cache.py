@@ -6,7 +6,7 @@ import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from agentgym.cache import CACHE_ENV, cache_root
+from agentgym.diskcache import CACHE_ENV, cache_root
 
 
 

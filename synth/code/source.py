@@ -16,7 +16,7 @@ import zipfile
 from pathlib import Path
 
 from agentgym.errors import AgentGymError
-from agentgym.synth.code.cache import code_cache, locked
+from agentgym.synth.code.project_cache import code_cache, locked
 from agentgym.synth.code.projects import ProjectSpec
 from agentgym.synth.code.tree import SKIP_DIRS
 

@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from agentgym.synth.code.cache import code_cache, locked
+from agentgym.synth.code.project_cache import code_cache, locked
 from agentgym.synth.code.source import SourceError
 
 READY = ".agentgym-ready"

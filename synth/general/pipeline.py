@@ -98,6 +98,11 @@ class Funnel:
             key = done["reason"].split(":")[0][:60]
             self.rejections[key] = self.rejections.get(key, 0) + 1
 
+    def to_dict(self) -> dict[str, Any]:
+        """The funnel as plain data (for JSON output)."""
+        return {"tasks": dict(self.tasks), "num_units": self.num_units, "num_non_answers": self.num_non_answers,
+                "num_false_accepts": self.num_false_accepts, "rejections": dict(self.rejections)}
+
 
 def unit_seed(seed: int, index: int) -> int:
     return int.from_bytes(hashlib.sha256(f"general-{seed}-{index}".encode()).digest()[:4], "big")

@@ -6,7 +6,7 @@ import pytest
 
 from agentgym.errors import TaskFileError
 from agentgym.eval import EvalConfig, run_eval
-from agentgym.eval.commands import compare_command
+from agentgym.app.eval_cli import compare_command
 from agentgym.eval.compare import compare_runs
 
 

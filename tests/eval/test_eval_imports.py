@@ -7,7 +7,7 @@ import sys
 
 
 def test_eval_imports_neither_torch_nor_matplotlib():
-    code = ("import sys, agentgym.eval, agentgym.eval.commands, agentgym.eval.compare, agentgym.eval.transcript; "
+    code = ("import sys, agentgym.eval, agentgym.app.eval_cli, agentgym.eval.compare, agentgym.eval.transcript; "
             "print('torch' in sys.modules, 'matplotlib' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False False"

@@ -12,7 +12,7 @@ import agentgym
 from agentgym.api import Action, Task, ToolCall
 from agentgym.errors import PolicySpecError, TaskFileError, UnregisteredEnv
 from agentgym.eval import EvalConfig, run_eval
-from agentgym.eval.commands import eval_command, report_command
+from agentgym.app.eval_cli import eval_command, report_command
 from agentgym.eval.report import build_report
 from agentgym.rollout import PolicyStep, ScriptedPolicy, read_trajectories
 from agentgym.taskio import save_tasks

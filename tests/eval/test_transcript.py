@@ -7,7 +7,7 @@ from rich.console import Console
 
 from agentgym.api import Message, ToolCall, Trajectory, Turn, Verdict
 from agentgym.errors import TaskFileError
-from agentgym.eval.commands import show_command
+from agentgym.app.eval_cli import show_command
 from agentgym.eval.transcript import render_trajectory
 from agentgym.jsonio import write_jsonl_atomic
 

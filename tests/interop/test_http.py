@@ -13,7 +13,8 @@ import agentgym
 from agentgym.api import Action, Task, ToolCall
 from agentgym.checker import check_env
 from agentgym.errors import ResetNeeded
-from agentgym.interop import HttpEnv, HttpEnvError, serve_http
+from agentgym.app.http_server import serve_http
+from agentgym.interop import HttpEnv, HttpEnvError
 from agentgym.rollout import ScriptedPolicy, run_episode
 
 

@@ -164,7 +164,7 @@ def test_an_agentgym_env_served_over_mcp_is_playable_with_the_mcp_client():
     task = agentgym.make("arith").sample_tasks(16, seed=0)[2]
 
     async def run():
-        params = StdioServerParameters(command=sys.executable, args=["-m", "agentgym.cli", "serve", "arith", "--mcp"])
+        params = StdioServerParameters(command=sys.executable, args=["-m", "agentgym.app.cli", "serve", "arith", "--mcp"])
         async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
             await session.initialize()
             tools = {t.name: t for t in (await session.list_tools()).tools}
@@ -192,7 +192,7 @@ def test_an_agentgym_env_served_over_mcp_is_playable_with_the_mcp_client():
 def test_without_the_mcp_sdk_the_error_is_the_install_command(monkeypatch):
     import agentgym
     from agentgym.errors import DependencyNotInstalled
-    from agentgym.interop import build_mcp_server
+    from agentgym.app.mcp_server import build_mcp_server
 
     monkeypatch.setitem(sys.modules, "mcp", None)  # makes `import mcp` fail as if it were not installed
     with pytest.raises(DependencyNotInstalled, match=r"pip install 'agentgym\[mcp\]'"):

@@ -12,7 +12,7 @@ import urllib.request
 import pytest
 from typer.testing import CliRunner
 
-from agentgym import cli
+from agentgym.app import cli
 
 
 def run(*args: str):
@@ -43,7 +43,7 @@ def test_a_port_in_use_is_a_one_line_error():
 
 
 def test_serve_http_answers_until_stopped():
-    proc = subprocess.Popen([sys.executable, "-m", "agentgym.cli", "serve", "arith", "--http", "0"],
+    proc = subprocess.Popen([sys.executable, "-m", "agentgym.app.cli", "serve", "arith", "--http", "0"],
                             stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
     try:
         line = proc.stderr.readline()

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from agentgym.model.commands import list_models, model_info, stream_text
+from agentgym.model.generate import stream_text
+from agentgym.model.info import list_models, model_info
 
 
 def test_model_info_smollm2_and_deepseek():
@@ -34,7 +35,7 @@ def test_stream_text_holds_back_partial_characters_and_stops_at_eos():
 
 @pytest.mark.slow
 def test_generate_stream_yields_text_from_smollm2():
-    from agentgym.model.commands import generate_stream
+    from agentgym.model.generate import generate_stream
 
     text = "".join(generate_stream("What is the capital of France?", temperature=0.0, max_new_tokens=8))
     assert "Paris" in text

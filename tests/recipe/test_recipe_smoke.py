@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from agentgym.cli import app
+from agentgym.app.cli import app
 from agentgym.passk import wilson_interval
-from agentgym.recipe.config import load_recipe, parse_recipe
-from agentgym.recipe.pipeline import run_recipe
+from agentgym.app.recipe.config import load_recipe, parse_recipe
+from agentgym.app.recipe.pipeline import run_recipe
 from agentgym.rl.config import ConfigError
 
 SMOKE = Path(__file__).resolve().parents[2] / "configs" / "recipe_smoke.yaml"

@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from conftest import toy_config
 
-from agentgym.rl.toy import EchoLetterEnv
+from agentgym.envs.echo_letter import EchoLetterEnv
 from agentgym.rl.trainer import GRPOTrainer
 
 

@@ -12,7 +12,7 @@ import time
 import torch
 
 from agentgym.rl.config import parse_config
-from agentgym.rl.toy import EchoLetterEnv
+from agentgym.envs.echo_letter import EchoLetterEnv
 from agentgym.rl.trainer import GRPOTrainer
 
 

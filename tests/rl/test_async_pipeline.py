@@ -11,7 +11,7 @@ import torch
 from agentgym.rl.async_pipeline import recompute_mask
 from agentgym.rl.config import ConfigError
 from agentgym.rl.sequences import Segment, collate
-from agentgym.rl.toy import EchoLetterEnv
+from agentgym.envs.echo_letter import EchoLetterEnv
 from agentgym.rl.trainer import GRPOTrainer
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from agentgym.api import Action
 from agentgym.rl.collector import RolloutCollector
 from agentgym.rl.sampler import EnvPool, MixedTaskSampler
-from agentgym.rl.toy import EchoLetterEnv
+from agentgym.envs.echo_letter import EchoLetterEnv
 from agentgym.rollout import ScriptedPolicy
 
 

@@ -8,7 +8,7 @@ from agentgym.api import Action, Observation, Task
 from agentgym.rl.collector import RolloutCollector
 from agentgym.rl.config import parse_config
 from agentgym.rl.sampler import EnvPool, MixedTaskSampler
-from agentgym.rl.toy import EchoLetterEnv
+from agentgym.envs.echo_letter import EchoLetterEnv
 from agentgym.rollout import ScriptedPolicy
 
 

@@ -44,7 +44,7 @@ def test_missing_envs_and_missing_file(tmp_path):
 
 
 def test_train_command_runs_a_yaml_config_on_a_registered_env(tmp_path):
-    from agentgym.rl.commands import train
+    from agentgym.rl.jobs import train
 
     path = tmp_path / "arith.yaml"
     path.write_text("envs: [{name: arith, kwargs: {difficulty: 1}, num_tasks: 8}]\n"
@@ -84,7 +84,7 @@ def test_memory_engine_packed_weights_reaches_the_engine():
     from agentgym.model.config import get_preset
     from agentgym.model.transformer import Transformer
     from agentgym.rl.backends import engine_backend
-    from agentgym.rl.toy import CharTokenizer
+    from agentgym.model.char_tokenizer import CharTokenizer
 
     model = Transformer(get_preset("tiny"))
     for packed in (True, False):

@@ -107,7 +107,7 @@ def test_loss_gradient_sign_follows_the_per_token_advantages(mode, path):
 
 @pytest.mark.slow
 def test_a_training_step_with_turn_level_credit(tmp_path, make_toy_config):
-    from agentgym.rl.toy import EchoLetterEnv
+    from agentgym.envs.echo_letter import EchoLetterEnv
 
     config = make_toy_config(str(tmp_path), steps=1, groups_per_step=2, group_size=4,
                              techniques={"credit": "turn_group_baseline", "dynamic_filtering": False})

@@ -6,7 +6,7 @@ import json
 
 from agentgym.model.checkpoint import load_checkpoint
 
-from agentgym.rl.commands import sft
+from agentgym.rl.jobs import sft
 from agentgym.rollout import read_trajectories
 
 

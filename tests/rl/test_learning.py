@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from agentgym.rl.toy import EchoLetterEnv
+from agentgym.envs.echo_letter import EchoLetterEnv
 from agentgym.rl.trainer import GRPOTrainer
 
 GOLDEN = Path(__file__).parent / "golden" / "grpo_tiny.json"

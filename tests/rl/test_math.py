@@ -108,7 +108,7 @@ def test_bootstrap_ci():
 def test_evaluate_scores_every_env_with_and_without_progress_bars():
     from agentgym.api import Action
     from agentgym.rl.evaluation import evaluate
-    from agentgym.rl.toy import EchoLetterEnv
+    from agentgym.envs.echo_letter import EchoLetterEnv
     from agentgym.rollout import ScriptedPolicy
 
     policy = ScriptedPolicy(lambda messages, tools: Action(text=messages[-1].content))

@@ -107,7 +107,7 @@ def test_activation_checkpointing_gives_the_same_gradients():
 
 
 def test_trainer_runs_with_every_memory_knob(tmp_path, make_toy_config):
-    from agentgym.rl.toy import EchoLetterEnv
+    from agentgym.envs.echo_letter import EchoLetterEnv
     from agentgym.rl.trainer import GRPOTrainer
 
     config = make_toy_config(str(tmp_path), steps=2, groups_per_step=2, optim={"grad_clip": None},
@@ -270,7 +270,7 @@ def test_bf16_parameters_follow_fp32_adamw_where_nearest_rounding_would_stall():
 
 
 def test_trainer_trains_a_bf16_model(tmp_path, make_toy_config):
-    from agentgym.rl.toy import EchoLetterEnv
+    from agentgym.envs.echo_letter import EchoLetterEnv
     from agentgym.rl.trainer import GRPOTrainer
 
     config = make_toy_config(str(tmp_path), steps=2, groups_per_step=2, model={"dtype": "bfloat16"})
@@ -290,7 +290,7 @@ def test_trim_heap_runs_around_each_update_when_asked(tmp_path, make_toy_config,
 
     from agentgym.rl import trainer as trainer_module
     from agentgym.rl.heap import trim_heap
-    from agentgym.rl.toy import EchoLetterEnv
+    from agentgym.envs.echo_letter import EchoLetterEnv
 
     if sys.platform.startswith("linux"):
         import platform
@@ -307,7 +307,7 @@ def test_trim_heap_runs_around_each_update_when_asked(tmp_path, make_toy_config,
 
 
 def test_mixed_precision_trains_fp32_weights_with_bf16_matmuls(tmp_path, make_toy_config):
-    from agentgym.rl.toy import EchoLetterEnv
+    from agentgym.envs.echo_letter import EchoLetterEnv
     from agentgym.rl.trainer import GRPOTrainer
 
     config = make_toy_config(str(tmp_path), steps=2, groups_per_step=2, model={"compute_dtype": "bfloat16"})
@@ -353,7 +353,7 @@ def test_compute_dtype_float32_needs_float32_weights(tmp_path, make_toy_config):
 
 
 def test_tied_embedding_gets_its_lookup_gradient_sparse_and_the_same_total(tmp_path, make_toy_config):
-    from agentgym.rl.toy import EchoLetterEnv
+    from agentgym.envs.echo_letter import EchoLetterEnv
     from agentgym.rl.trainer import GRPOTrainer
 
     config = make_toy_config(str(tmp_path), steps=1, groups_per_step=2, num_minibatches=1,
@@ -396,7 +396,7 @@ def test_8bit_codes_follow_their_documented_formulas():
 
 def test_trainer_frees_the_engines_packed_copies_before_each_update(tmp_path, make_toy_config, monkeypatch):
     from agentgym.rl import trainer as trainer_module
-    from agentgym.rl.toy import EchoLetterEnv
+    from agentgym.envs.echo_letter import EchoLetterEnv
     from agentgym.rl.trainer import GRPOTrainer
 
     trainer = GRPOTrainer(make_toy_config(str(tmp_path), steps=1, groups_per_step=2),

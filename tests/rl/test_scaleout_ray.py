@@ -15,7 +15,7 @@ from agentgym.rl.backends import PolicyBackend
 from agentgym.rl.collector import RolloutCollector
 from agentgym.rl.ray_backend import RayBackend, RayCollector, RemoteEnv
 from agentgym.rl.sampler import EnvPool, MixedTaskSampler
-from agentgym.rl.toy import EchoLetterEnv
+from agentgym.envs.echo_letter import EchoLetterEnv
 from agentgym.rl.trainer import GRPOTrainer
 from agentgym.rollout import ScriptedPolicy
 

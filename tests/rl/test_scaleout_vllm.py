@@ -13,9 +13,10 @@ from safetensors import safe_open
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
-from agentgym.cli import app
+from agentgym.app.cli import app
 from agentgym.errors import DependencyNotInstalled
-from agentgym.rl.toy import CharTokenizer, EchoLetterEnv
+from agentgym.envs.echo_letter import EchoLetterEnv
+from agentgym.model.char_tokenizer import CharTokenizer
 from agentgym.rl.trainer import GRPOTrainer
 from agentgym.rollout import RolloutConfig, run_episodes
 from agentgym.rollout.engine_policy import EnginePolicyConfig

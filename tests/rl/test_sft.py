@@ -8,7 +8,8 @@ from agentgym.model import Transformer, get_preset
 
 from agentgym.api import Action
 from agentgym.rl.sft import rejection_sample, sft_example, sft_loss, train_sft
-from agentgym.rl.toy import CharTokenizer, EchoLetterEnv
+from agentgym.envs.echo_letter import EchoLetterEnv
+from agentgym.model.char_tokenizer import CharTokenizer
 from agentgym.rollout import ScriptedPolicy
 
 

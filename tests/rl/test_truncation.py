@@ -9,7 +9,7 @@ from agentgym.rl.collector import RolloutCollector
 from agentgym.rl.config import parse_config
 from agentgym.rl.limits_config import build_limits
 from agentgym.rl.sampler import EnvPool, MixedTaskSampler
-from agentgym.rl.toy import CharTokenizer
+from agentgym.model.char_tokenizer import CharTokenizer
 from agentgym.rl.truncation import handle_truncated
 from agentgym.rollout import ScriptedPolicy
 
@@ -119,7 +119,7 @@ def test_train_config_sections_build_the_rollout_limits():
 
 @pytest.mark.slow
 def test_trainer_step_drops_truncated_episodes_and_reports_them(make_toy_config, tmp_path):
-    from agentgym.rl.toy import EchoLetterEnv
+    from agentgym.envs.echo_letter import EchoLetterEnv
     from agentgym.rl.trainer import GRPOTrainer
 
     config = make_toy_config(str(tmp_path), steps=1, groups_per_step=2, group_size=4,

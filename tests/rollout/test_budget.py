@@ -10,7 +10,7 @@ import torch
 from agentgym.model import Engine, EngineConfig, Transformer, get_preset
 
 from agentgym.api import Message, Observation, StepResult, Task
-from agentgym.rl.toy import CharTokenizer
+from agentgym.model.char_tokenizer import CharTokenizer
 from agentgym.rollout import BudgetConfig, PolicyStep, run_episode
 from agentgym.rollout.budget import TokenLedger
 from agentgym.rollout.engine_policy import EnginePolicy, EnginePolicyConfig

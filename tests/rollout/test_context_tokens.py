@@ -18,7 +18,7 @@ from agentgym.model.engine import Completion
 
 from agentgym.api import Message, Observation, StepResult, Task
 from agentgym.rl.sequences import trajectory_segments
-from agentgym.rl.toy import CharTokenizer
+from agentgym.model.char_tokenizer import CharTokenizer
 from agentgym.rollout import ContextConfig, run_episode
 from agentgym.rollout.context import tokenizer_counter
 from agentgym.rollout.engine_policy import EnginePolicy, EnginePolicyConfig, message_to_chat

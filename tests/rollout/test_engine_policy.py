@@ -10,7 +10,8 @@ import torch
 from agentgym.model import Engine, EngineConfig, Transformer, get_preset
 
 from agentgym.api import Message, Observation, StepResult, Task, Trajectory
-from agentgym.rl.toy import CharTokenizer, EchoLetterEnv
+from agentgym.envs.echo_letter import EchoLetterEnv
+from agentgym.model.char_tokenizer import CharTokenizer
 from agentgym.rollout import RolloutConfig, run_episodes
 from agentgym.rollout.engine_policy import EnginePolicy, EnginePolicyConfig
 

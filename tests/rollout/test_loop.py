@@ -9,7 +9,7 @@ import pytest
 
 import agentgym
 from agentgym.api import Action, Observation, StepResult, Task, ToolCall
-from agentgym.quickstart import arith_solver
+from agentgym.envs.arith.solver import arith_solver
 from agentgym.rollout import RolloutConfig, ScriptedPolicy, read_trajectories, run_episode, run_episodes
 from agentgym.rollout.jsonl import TrajectoryWriter
 

@@ -100,7 +100,7 @@ def test_bad_policy_specs_say_what_is_accepted(spec):
 def test_cli_rollout_against_the_fake_endpoint(tmp_path):
     from typer.testing import CliRunner
 
-    from agentgym.cli import app
+    from agentgym.app.cli import app
     from agentgym.rollout import read_trajectories
     from agentgym.taskio import save_tasks
 

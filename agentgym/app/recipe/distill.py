@@ -13,15 +13,15 @@ import functools
 from pathlib import Path
 from typing import Any
 
-from agentgym.recipe.config import RecipeConfig
-from agentgym.recipe.runs import (
+from agentgym.app.recipe.config import RecipeConfig
+from agentgym.app.recipe.runs import (
     env_factory,
     fine_tune,
     greedy_policy,
     load_model,
     save_model,
 )
-from agentgym.recipe.stages import read_json, write_json_atomic
+from agentgym.app.recipe.stages import read_json, write_json_atomic
 from agentgym.rollout import (
     RolloutConfig,
     TrajectoryWriter,

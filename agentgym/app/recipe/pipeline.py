@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agentgym.recipe.config import RecipeConfig
-from agentgym.recipe.runs import (
+from agentgym.app.recipe.config import RecipeConfig
+from agentgym.app.recipe.runs import (
     env_factory,
     evaluate_domains,
     fine_tune,
@@ -25,7 +25,7 @@ from agentgym.recipe.runs import (
     run_grpo,
     save_model,
 )
-from agentgym.recipe.stages import (
+from agentgym.app.recipe.stages import (
     STAGES,
     check_stage,
     is_done,
@@ -167,7 +167,7 @@ def specialists_stage(config: RecipeConfig, run_dir: Path, stage: Path) -> dict[
 
 
 def distill_stage(config: RecipeConfig, run_dir: Path, stage: Path) -> dict[str, Any]:
-    from agentgym.recipe.distill import run_distill
+    from agentgym.app.recipe.distill import run_distill
 
     specialists = {d: run_dir / "specialists" / d / "model.safetensors" for d in config.domains}
     out = run_distill(config, stage, specialists, start_checkpoint(run_dir))
@@ -182,7 +182,7 @@ def mixed_stage(config: RecipeConfig, run_dir: Path, stage: Path) -> dict[str, A
 
 
 def report_stage(config: RecipeConfig, run_dir: Path, stage: Path) -> dict[str, Any]:
-    from agentgym.recipe.report import write_report
+    from agentgym.app.recipe.report import write_report
 
     report = write_report(run_dir, stage)
     return {"report": str(report.relative_to(run_dir))}

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from agentgym.passk import wilson_interval
-from agentgym.recipe.stages import (
+from agentgym.app.recipe.stages import (
     STAGES,
     is_done,
     read_json,

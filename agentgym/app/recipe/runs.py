@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from agentgym.api import Env
-from agentgym.recipe.config import RecipeConfig, RunBudget
+from agentgym.app.recipe.config import RecipeConfig, RunBudget
 from agentgym.registry import make
 from agentgym.rl.config import EnvMix
 
@@ -52,7 +52,7 @@ def load_model(config: RecipeConfig, checkpoint: str | Path | None) -> tuple[Any
 def base_tokenizer(pretrained: str | None) -> Any:
     """The base model's tokenizer (read once per process: a pretrained load takes seconds)."""
     if pretrained is None:
-        from agentgym.rl.toy import CharTokenizer
+        from agentgym.model.char_tokenizer import CharTokenizer
 
         return CharTokenizer()
     from agentgym.model import load_pretrained

@@ -8,7 +8,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from agentgym.envs.search.cache import default_index_path
+from agentgym.envs.search.index_store import default_index_path
 
 
 @functools.lru_cache(maxsize=1)
@@ -24,7 +24,7 @@ def python_docs_index() -> Path:
     """Build the python-docs index once per process (a couple of seconds) where `SearchEnv()` looks for it."""
     import os
 
-    from agentgym.envs.search.cache import ensure_index
+    from agentgym.envs.search.index_store import ensure_index
 
     saved = os.environ.get("AGENTGYM_CACHE")
     os.environ["AGENTGYM_CACHE"] = str(cache_root())

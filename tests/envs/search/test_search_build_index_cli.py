@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agentgym.envs.search.commands import BuildIndexError, build_index_command
+from agentgym.app.search_cli import BuildIndexError, build_index_command
 from agentgym.errors import AgentGymError
 
 from search_fixtures import write_small_corpus

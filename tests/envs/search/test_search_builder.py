@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from agentgym.envs.search.builder import IndexConfig, build_index
-from agentgym.envs.search.cache import ensure_index
+from agentgym.envs.search.index_store import ensure_index
 from agentgym.envs.search.documents import Document
 from agentgym.envs.search.folder import folder_documents
 from agentgym.envs.search.html_text import html_to_text

@@ -10,7 +10,7 @@ import pytest
 from agentgym.api import Action, ToolCall
 from agentgym.envs.code_repair import CodeRepairEnv
 from agentgym.envs.code_repair.fixture_repo import write_repo
-from agentgym.synth.code.commands import synth_code
+from agentgym.app.synth_cli import synth_code_command as synth_code
 from agentgym.synth.code.issue import reveals_patch, template_issue
 from agentgym.synth.code.pipeline import SynthConfig, synthesize
 from agentgym.synth.code.projects import DEFAULT_PROJECTS, ProjectSpec, resolve_project

@@ -12,13 +12,13 @@ import time
 from pathlib import Path
 
 import pytest
-from agentgym.synth.general.commands import synth_general_command
+from agentgym.app.synth_cli import synth_general_command
 from agentgym.synth.store import Store
 
 from agentgym.taskio import load_tasks
 
 NUM_TASKS = 24
-RUN = ("import sys; from pathlib import Path; from agentgym.synth.general.commands import synth_general_command; "
+RUN = ("import sys; from pathlib import Path; from agentgym.app.synth_cli import synth_general_command; "
        "synth_general_command('all', int(sys.argv[2]), Path(sys.argv[1]), progress=False)")
 
 

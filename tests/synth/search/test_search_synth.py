@@ -9,7 +9,8 @@ import json
 import pytest
 from agentgym.synth.search import SearchSynthConfig, synthesize
 from agentgym.synth.search.answerers import OneHop, baseline_answerers
-from agentgym.synth.search.commands import check_tasks, synth_search_command
+from agentgym.app.synth_cli import synth_search_command
+from agentgym.synth.search.check import check_tasks
 from agentgym.synth.search.questions import QAPair
 from agentgym.synth.search.session import ToolSession
 from agentgym.synth.search.verify import is_correct, verify_pair

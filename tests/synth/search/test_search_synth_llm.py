@@ -6,7 +6,7 @@ import asyncio
 import re
 
 from agentgym.synth.search import SearchSynthConfig, synthesize
-from agentgym.synth.search.commands import check_tasks
+from agentgym.synth.search.check import check_tasks
 from agentgym.synth.store import Store
 from fake_openai import FakeOpenAIServer, chat_response
 

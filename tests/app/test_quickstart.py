@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from agentgym.rl.quickstart import QuickstartConfig, run_quickstart
+from agentgym.app.quickstart import QuickstartConfig, run_quickstart
 
 
 @pytest.mark.slow
