@@ -1,6 +1,8 @@
 """Data flows one way (synth → tasks → envs → rollout → rl → model): every module's imports are checked against the map.
 
 Module-level imports must be in `ALLOWED`; imports inside a function (imported on demand) may also use `ON_DEMAND`.
+The base imports no layer, the application wing (`agentgym.app`) is the only place that imports every layer, no
+modules import each other in a cycle, and no module is longer than `MAX_LINES` (docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -15,6 +17,16 @@ PACKAGE_DIRS = {"agentgym": ROOT / "agentgym", "agentgym.envs": ROOT / "envs", "
                 "agentgym.model": ROOT / "model"}
 
 CORE = ["agentgym.api", "agentgym.errors"]
+# The base every layer stands on. A base module imports only other base modules: never a layer, never the app, not even
+# inside a function (ON_DEMAND has no entry for them).
+BASE = ["agentgym.api", "agentgym.errors", "agentgym.registry", "agentgym.tools", "agentgym.sandbox", "agentgym.toolenv",
+        "agentgym.jsonio", "agentgym.diskcache", "agentgym.filetree", "agentgym.junit", "agentgym.passk",
+        "agentgym.pyast", "agentgym.taskio", "agentgym.gym", "agentgym.checker"]
+# The layers, in the order data flows through them (synth → tasks → envs → rollout → rl → model), plus eval beside rl
+# and interop (envs made from other ecosystems) beside envs.
+LAYERS = ["agentgym.synth", "agentgym.envs", "agentgym.interop", "agentgym.rollout", "agentgym.eval", "agentgym.rl",
+          "agentgym.model"]
+APP = "agentgym.app"
 # The most specific prefix wins. A module may always import from its own package (first two name components).
 ALLOWED: dict[str, list[str]] = {
     "agentgym.api": [],
@@ -34,31 +46,29 @@ ALLOWED: dict[str, list[str]] = {
     "agentgym.sandbox": CORE,
     "agentgym.envs": CORE + ["agentgym.tools", "agentgym.toolenv", "agentgym.sandbox", "agentgym.jsonio",
                              "agentgym.junit", "agentgym.filetree", "agentgym.diskcache", "agentgym.pyast"],
+    "agentgym.interop": CORE + ["agentgym.tools", "agentgym.toolenv", "agentgym.jsonio", "agentgym.taskio"],
     "agentgym.rollout": CORE + ["agentgym.tools", "agentgym.registry", "agentgym.jsonio", "agentgym.taskio"],
-    "agentgym.synth": CORE + ["agentgym.passk", "agentgym.junit", "agentgym.filetree", "agentgym.diskcache", "agentgym.pyast",
-                              "agentgym.registry", "agentgym.sandbox", "agentgym.rollout", "agentgym.tools",
-                              "agentgym.toolenv", "agentgym.taskio", "agentgym.jsonio"],
+    "agentgym.synth": CORE + ["agentgym.passk", "agentgym.junit", "agentgym.filetree", "agentgym.diskcache",
+                              "agentgym.pyast", "agentgym.registry", "agentgym.sandbox", "agentgym.rollout",
+                              "agentgym.tools", "agentgym.toolenv", "agentgym.taskio", "agentgym.jsonio"],
+    # rl runs its held-out evaluation through eval's runner; eval never imports rl.
     "agentgym.rl": CORE + ["agentgym.rollout", "agentgym.model", "agentgym.registry", "agentgym.taskio",
-                           "agentgym.jsonio", "agentgym.tools"],
+                           "agentgym.jsonio", "agentgym.tools", "agentgym.eval"],
     "agentgym.eval": CORE + ["agentgym.passk", "agentgym.rollout", "agentgym.registry", "agentgym.taskio", "agentgym.jsonio",
                              "agentgym.checker"],
-    "agentgym.interop": CORE + ["agentgym.tools", "agentgym.toolenv", "agentgym.registry", "agentgym.jsonio",
-                                "agentgym.taskio", "agentgym.rollout"],
-    "agentgym.recipe": CORE + ["agentgym.rl", "agentgym.rollout", "agentgym.eval", "agentgym.model", "agentgym.registry",
-                               "agentgym.taskio", "agentgym.jsonio", "agentgym.passk"],
     "agentgym.model": [],
-    "agentgym.quickstart": CORE + ["agentgym.registry", "agentgym.rollout"],
-    "agentgym.cli": ["agentgym"],
+    APP: ["agentgym"],  # the application wing: the one place that may import every layer
     "agentgym": CORE + ["agentgym.registry"],  # the package __init__ re-exports the public surface
 }
 ON_DEMAND: dict[str, list[str]] = {
     "agentgym.rollout": ["agentgym.model"],
     "agentgym.synth": ["agentgym.model"],
-    "agentgym.checker": ["agentgym.gym"],
 }
 # Third-party modules some layers must never import at module level (so `agentgym envs list` stays light).
-FORBIDDEN_THIRD_PARTY = {"agentgym.api": ["torch", "gymnasium", "typer"], "agentgym.cli": ["torch"],
+FORBIDDEN_THIRD_PARTY = {"agentgym.api": ["torch", "gymnasium", "typer"], APP: ["torch"],
                          "agentgym.registry": ["torch"], "agentgym.eval": ["torch"]}
+MAX_LINES = 400
+"""No module in agentgym/, envs/, synth/ or model/ is longer than this (STYLE.md: one idea per file)."""
 
 
 def modules() -> list[tuple[str, Path]]:
@@ -154,7 +164,7 @@ def test_the_checker_itself_catches_a_back_import(tmp_path, monkeypatch):
     assert violations() == ["agentgym.model.bad imports agentgym.rollout"]
 
 
-@pytest.mark.parametrize("module", ["agentgym.api", "agentgym.cli", "agentgym.registry"])
+@pytest.mark.parametrize("module", ["agentgym.api", "agentgym.app.cli", "agentgym.registry"])
 def test_light_modules_do_not_import_torch(module):
     import subprocess
     import sys
@@ -162,3 +172,111 @@ def test_light_modules_do_not_import_torch(module):
     code = f"import sys, {module}; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_base_imports_no_layer_and_no_app_even_on_demand():
+    problems = []
+    for module, path in modules():
+        if rule_key(module, {b: [] for b in BASE}) is None:
+            continue
+        for target, on_demand in imports(path, module):
+            if any(target == up or target.startswith(up + ".") for up in [*LAYERS, APP]):
+                problems.append(f"{module} imports {target}{' (on demand)' if on_demand else ''}")
+    assert problems == []
+
+
+def test_only_the_app_may_import_every_layer():
+    """Every rule but the app's leaves some layer out: the application wing is the one place where all of them meet."""
+    for key, allowed in ALLOWED.items():
+        covered = {layer for layer in LAYERS if any(layer == a or layer.startswith(a + ".") for a in allowed)}
+        covered |= {layer for layer in LAYERS if layer == own_package(key)}
+        if key == APP:
+            assert covered == set(LAYERS)
+        else:
+            assert covered != set(LAYERS), f"{key} may import every layer; only {APP} may"
+    assert not any(key in ON_DEMAND for key in BASE)
+
+
+def module_graph() -> dict[str, set[str]]:
+    """Module -> the modules it imports (at module level or on demand), resolved to modules that exist here."""
+    paths = dict(modules())
+
+    def resolve(name: str) -> str | None:
+        while name and name not in paths:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph = {}
+    for module, path in paths.items():
+        deps = {resolve(target) for target, _ in imports(path, module)}
+        is_package = path.name == "__init__.py"
+        graph[module] = {d for d in deps if d and d != module and not (is_package and d.startswith(module + "."))}
+    return graph
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan's algorithm, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    cycles = []
+    counter = 0
+    for root in graph:
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in graph:
+                    continue
+                if child not in index:
+                    index[child] = low[child] = counter
+                    counter += 1
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph[child]))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    cycles.append(sorted(component))
+    return cycles
+
+
+def test_no_import_cycles():
+    assert import_cycles(module_graph()) == []
+
+
+def test_the_cycle_check_finds_a_loop():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert import_cycles(graph) == [["a", "b", "c"]]
+
+
+def test_no_module_is_longer_than_the_limit():
+    too_long = {module: n for module, path in modules()
+                if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
+    assert too_long == {}, f"split these by idea (STYLE.md): {too_long}"
+
+
+def test_no_file_is_named_commands_py():
+    """A file's name says what it holds: the CLI glue lives in agentgym/app/*_cli.py."""
+    assert [path for _, path in modules() if path.name == "commands.py"] == []
