@@ -23,3 +23,22 @@ def test_plugin_guide_example_passes_the_checker():
     assert [r.name for r in results] == ["tools", "step before reset", "reset", "reference solves",
                                          "wrong answer fails", "bad actions", "determinism", "close twice", "gymnasium"]
     assert all(r.passed for r in results)
+
+
+ARCHITECTURE = Path(__file__).resolve().parents[1] / "docs" / "architecture.md"
+
+
+def test_every_path_the_architecture_page_names_exists():
+    """Each backticked path in docs/architecture.md (a `dir/` or a file with a suffix) is in the tree."""
+    root = ARCHITECTURE.parents[1]
+    text = ARCHITECTURE.read_text(encoding="utf-8")
+    paths = [p for p in re.findall(r"`([^`\s]+)`", text)
+             if re.fullmatch(r"[\w./-]+", p) and ("/" in p or re.search(r"\.(py|md|toml|yaml)$", p))]
+    assert len(paths) > 30
+    assert [p for p in paths if not (root / p).exists()] == []
+
+
+def test_the_readme_layout_links_the_architecture_page():
+    readme = (ARCHITECTURE.parents[1] / "README.md").read_text(encoding="utf-8")
+    layout = readme.split("## Layout", 1)[1]
+    assert "(docs/architecture.md)" in layout
