@@ -164,7 +164,8 @@ def test_an_agentgym_env_served_over_mcp_is_playable_with_the_mcp_client():
     task = agentgym.make("arith").sample_tasks(16, seed=0)[2]
 
     async def run():
-        params = StdioServerParameters(command=sys.executable, args=["-m", "agentgym.app.cli", "serve", "arith", "--mcp"])
+        params = StdioServerParameters(command=sys.executable,
+                                       args=["-m", "agentgym.app.cli", "serve", "arith", "--mcp"])
         async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
             await session.initialize()
             tools = {t.name: t for t in (await session.list_tools()).tools}

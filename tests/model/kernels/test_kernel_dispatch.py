@@ -12,10 +12,10 @@ import torch
 from agentgym.model.kernels import (
     KernelPathError,
     TritonNotInstalled,
+    dispatch,
     grpo_loss,
     linear_logprob,
     mla_decode,
-    registry,
     resolve_path,
 )
 
@@ -24,19 +24,19 @@ CUDA_MESSAGE = (r"^the triton path of {kernel} needs CUDA tensors, got cpu tenso
                 r"TRITON_INTERPRET=1 before triton and the kernels are first imported$")
 INSTALL_MESSAGE = (r"^the triton kernel path needs the `triton` package; install it with: "
                    r"pip install 'agentgym\[triton\]'$")
-TRITON_KERNELS = [name for name, paths in registry.KERNEL_PATHS.items() if "triton" in paths]
+TRITON_KERNELS = [name for name, paths in dispatch.KERNEL_PATHS.items() if "triton" in paths]
 
 
 def test_cpu_tensors_pick_the_cpu_path():
-    for kernel in registry.KERNEL_PATHS:
+    for kernel in dispatch.KERNEL_PATHS:
         assert resolve_path(kernel, None, CPU) == "cpu"
 
 
 def test_cuda_tensors_pick_triton_when_installed(monkeypatch):
-    monkeypatch.setattr(registry, "is_triton_installed", lambda: True)
+    monkeypatch.setattr(dispatch, "is_triton_installed", lambda: True)
     assert resolve_path("linear_logprob", None, torch.device("cuda")) == "triton"
     assert resolve_path("moe_swiglu", None, torch.device("cuda")) == "cpu"  # no Triton MoE kernel
-    monkeypatch.setattr(registry, "is_triton_installed", lambda: False)
+    monkeypatch.setattr(dispatch, "is_triton_installed", lambda: False)
     assert resolve_path("mla_decode", None, torch.device("cuda")) == "cpu"
 
 
@@ -53,8 +53,8 @@ def test_kernel_without_that_path():
 
 @pytest.mark.parametrize("kernel", TRITON_KERNELS)
 def test_triton_on_cpu_without_interpreter_is_refused(monkeypatch, kernel):
-    monkeypatch.setattr(registry, "is_triton_installed", lambda: True)
-    monkeypatch.setattr(registry, "is_interpreter_enabled", lambda kernel: False)
+    monkeypatch.setattr(dispatch, "is_triton_installed", lambda: True)
+    monkeypatch.setattr(dispatch, "is_interpreter_enabled", lambda kernel: False)
     with pytest.raises(KernelPathError, match=CUDA_MESSAGE.format(kernel=kernel)):
         resolve_path(kernel, "triton", CPU)
     assert resolve_path(kernel, None, CPU) == "cpu"
@@ -64,8 +64,8 @@ def test_triton_on_cpu_without_interpreter_is_refused(monkeypatch, kernel):
 @pytest.mark.parametrize("device", ["cpu", "cuda"])
 def test_missing_triton_gives_the_install_command(monkeypatch, interpreting, device):
     """Whatever the device and interpreter setting, a missing package is reported first, with the pip command."""
-    monkeypatch.setattr(registry, "is_triton_installed", lambda: False)
-    monkeypatch.setattr(registry, "is_interpreter_enabled", lambda kernel: interpreting)
+    monkeypatch.setattr(dispatch, "is_triton_installed", lambda: False)
+    monkeypatch.setattr(dispatch, "is_interpreter_enabled", lambda kernel: interpreting)
     with pytest.raises(TritonNotInstalled, match=INSTALL_MESSAGE):
         resolve_path("linear_logprob", "triton", torch.device(device))
     assert resolve_path("linear_logprob", None, torch.device(device)) == "cpu"
@@ -78,7 +78,7 @@ def test_interpreter_flag_reads_the_variable_as_triton_does(monkeypatch, value, 
     monkeypatch.delitem(sys.modules, "triton.language.standard", raising=False)
     monkeypatch.delitem(sys.modules, "agentgym.model.kernels.triton.grpo", raising=False)
     monkeypatch.setenv("TRITON_INTERPRET", value)
-    assert registry.is_interpreter_enabled("grpo_loss") is expected
+    assert dispatch.is_interpreter_enabled("grpo_loss") is expected
 
 
 def test_interpreter_needs_the_variable_and_interpreted_kernels(monkeypatch, triton_interpreter):
@@ -89,9 +89,9 @@ def test_interpreter_needs_the_variable_and_interpreted_kernels(monkeypatch, tri
     if not torch.cuda.is_available():
         assert interpreted  # conftest set TRITON_INTERPRET=1 before triton was imported
     monkeypatch.setenv("TRITON_INTERPRET", "1")
-    assert registry.is_interpreter_enabled("linear_logprob") is interpreted
+    assert dispatch.is_interpreter_enabled("linear_logprob") is interpreted
     monkeypatch.setenv("TRITON_INTERPRET", "0")
-    assert registry.is_interpreter_enabled("linear_logprob") is False
+    assert dispatch.is_interpreter_enabled("linear_logprob") is False
     if not torch.cuda.is_available():  # refused with the dispatcher's message, not an error from inside triton
         with pytest.raises(KernelPathError, match=CUDA_MESSAGE.format(kernel="linear_logprob")):
             linear_logprob(torch.randn(3, 4), torch.randn(5, 4), torch.tensor([0, 1, 4]), path="triton")
@@ -103,9 +103,9 @@ def test_default_path_on_cpu_never_runs_a_triton_kernel(monkeypatch):
     def refuse(name):
         raise AssertionError(f"the triton module {name!r} was loaded for cpu tensors")
 
-    monkeypatch.setattr(registry, "is_triton_installed", lambda: True)
-    monkeypatch.setattr(registry, "is_interpreter_enabled", lambda kernel: True)
-    monkeypatch.setattr(registry, "_triton_module", refuse)
+    monkeypatch.setattr(dispatch, "is_triton_installed", lambda: True)
+    monkeypatch.setattr(dispatch, "is_interpreter_enabled", lambda kernel: True)
+    monkeypatch.setattr(dispatch, "_triton_module", refuse)
     gen = torch.Generator().manual_seed(0)
     hidden, weight = torch.randn(4, 3, generator=gen), torch.randn(6, 3, generator=gen)
     targets = torch.tensor([0, 5, 2, 1])
