@@ -31,7 +31,7 @@ ALLOWED: dict[str, list[str]] = {
     "agentgym.toolenv": CORE + ["agentgym.tools"],
     "agentgym.gym": CORE + ["agentgym.registry"],
     "agentgym.checker": CORE + ["agentgym.gym"],
-    "agentgym.sandbox": CORE,
+    "agentgym.sandbox": CORE + ["agentgym.cache"],
     "agentgym.envs": CORE + ["agentgym.tools", "agentgym.toolenv", "agentgym.sandbox", "agentgym.jsonio",
                              "agentgym.junit", "agentgym.filetree", "agentgym.cache", "agentgym.pyast"],
     "agentgym.rollout": CORE + ["agentgym.tools", "agentgym.registry", "agentgym.jsonio", "agentgym.taskio"],
