@@ -103,7 +103,13 @@ class DockerSandbox:
         self.image = image
         self.workdir = workdir
         self._client = client if client is not None else load_docker().from_env()
-        self._container = self._client.containers.run(**container_settings(self.config, image=image, workdir=workdir))
+        settings = container_settings(self.config, image=image, workdir=workdir)
+        self._container = self._client.containers.create(**settings)
+        try:
+            self._container.start()
+        except BaseException:  # e.g. the runtime refused a setting: a created container must not be left behind
+            self._container.remove(force=True)
+            raise
         self._is_closed = False
         self._num_oom_kills = 0
 

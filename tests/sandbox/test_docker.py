@@ -22,6 +22,9 @@ class FakeContainer:
         self.settings = settings
         self.removed_with = None
 
+    def start(self):
+        self.started = True
+
     def remove(self, force=False):
         self.removed_with = {"force": force}
 
@@ -73,7 +76,7 @@ class FakeClient:
         outer = self
 
         class Containers:
-            def run(self, **settings):
+            def create(self, **settings):
                 container = FakeContainer(settings)
                 outer.created.append(container)
                 return container
