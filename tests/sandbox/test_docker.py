@@ -13,7 +13,7 @@ from docker_support import containers_left, docker_base_image, docker_client  # 
 
 from agentgym.sandbox import DockerSandbox, SandboxConfig, SandboxDependencyMissing, SandboxLimits, make_sandbox
 from agentgym.sandbox.config import GIB, MIB
-from agentgym.sandbox.docker import EXEC_UID, load_docker
+from agentgym.sandbox.docker import EXEC_UID
 
 
 class FakeContainer:
