@@ -17,6 +17,12 @@ if ! command -v bwrap >/dev/null 2>&1; then
   fi
 fi
 
+# A local Docker engine (docker.io, no bridge network) for DockerSandbox and its tests, when root with apt; elsewhere
+# the Docker tests skip with the reason. `bash scripts/docker_engine.sh stop` stops it again.
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  bash scripts/docker_engine.sh start || echo "warning: could not start a Docker engine; the Docker tests will skip"
+fi
+
 PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 PIP=".venv/bin/python -m pip"

@@ -3,6 +3,10 @@
 One container per sandbox lives as long as the sandbox: no network, read-only root, a tmpfs working directory,
 memory and pids limits, all capabilities dropped, no-new-privileges. Commands run as `docker exec` under a uid other
 than the container's keep-alive process, so that `kill -9 -1` as that uid sweeps every leftover after each command.
+The per-process limits of `SandboxLimits` (CPU time, open files, file size) are container ulimits and its outcome is
+classified by the same code as `LocalSandbox`'s (`interpret`). Memory is the container's cgroup limit, shared by all
+its processes (no RLIMIT_AS: runc's own start-up needs more address space); an OOM kill is reported as "memory".
+The default image is the offline base image (`agentgym.sandbox.docker_image.build_base_image`).
 """
 
 from __future__ import annotations
@@ -11,21 +15,27 @@ import asyncio
 import base64
 import dataclasses
 import posixpath
+import re
 import threading
 import time
 from collections.abc import Mapping
 from typing import Any
 
 from agentgym.sandbox.config import SandboxConfig
+from agentgym.sandbox.docker_image import BASE_IMAGE
 from agentgym.sandbox.errors import SandboxClosed, SandboxDependencyMissing, SandboxError, SandboxPathError
+from agentgym.sandbox.isolation import Launch
 from agentgym.sandbox.local import BASE_ENV, Command, to_argv
+from agentgym.sandbox.outcome import interpret
 from agentgym.sandbox.output import OutputCapture
+from agentgym.sandbox.process import RawOutcome
 from agentgym.sandbox.result import ExecResult, format_bytes
 
 INSTALL_DOCKER = "pip install 'agentgym[docker]'"
 EXEC_UID = 10001
 """Uid of the commands; the keep-alive runs as 65534, out of reach of the sweep."""
 _B64_CHUNK = 96 * 1024  # one argv string may not exceed 128 KiB (MAX_ARG_STRLEN)
+_OOM_FILES = ("/sys/fs/cgroup/memory/memory.oom_control", "/sys/fs/cgroup/memory.events")  # cgroup v1, v2
 
 
 def load_docker() -> Any:
@@ -50,10 +60,14 @@ def container_settings(config: SandboxConfig, *, image: str, workdir: str) -> di
     if limits.max_file_size_bytes is not None:
         ulimits.append({"Name": "fsize", "Soft": limits.max_file_size_bytes, "Hard": limits.max_file_size_bytes})
     ulimits.append({"Name": "core", "Soft": 0, "Hard": 0})
+    cpu_s = limits.effective_cpu_time_s
+    ulimits.append({"Name": "cpu", "Soft": cpu_s, "Hard": cpu_s + 1})  # SIGXCPU first, SIGKILL a second later
     tmpfs_opts = f"rw,exec,nosuid,nodev,size={limits.tmp_size_bytes},mode=1777"
+    # The engine creates `working_dir` 0755 root-owned and the tmpfs copies that mode up: own it by the exec uid.
+    workdir_opts = f"{tmpfs_opts},uid={EXEC_UID},gid={EXEC_UID}"
     settings: dict[str, Any] = dict(
         image=image, command=["sleep", "infinity"], detach=True, init=True, user="65534:65534",
-        working_dir=workdir, read_only=True, tmpfs={workdir: tmpfs_opts, "/tmp": tmpfs_opts},
+        working_dir=workdir, read_only=True, tmpfs={workdir: workdir_opts, "/tmp": tmpfs_opts},
         cap_drop=["ALL"], security_opt=["no-new-privileges"], ulimits=ulimits,
         environment={**BASE_ENV, "HOME": workdir, **config.env}, labels={"agentgym.sandbox": "1"},
         volumes={src: {"bind": dest, "mode": "ro"} for src, dest in config.ro_binds}
@@ -78,18 +92,26 @@ class DockerSandbox:
     Args:
         config: limits and isolation; `python_executable` is ignored (the image's `python3` runs snippets).
         image: the container image; it needs `sh`, `timeout`, `kill`, `cat` and `base64` (coreutils or busybox).
+            The default, `agentgym-base:bookworm`, is built offline by `docker_image.build_base_image`.
         client: a docker client (`docker.from_env()` when None); tests inject a fake one.
         workdir: the tmpfs working directory inside the container.
     """
 
-    def __init__(self, config: SandboxConfig | None = None, *, image: str = "python:3.11-slim", client: Any = None,
+    def __init__(self, config: SandboxConfig | None = None, *, image: str = BASE_IMAGE, client: Any = None,
                  workdir: str = "/workspace") -> None:  # fmt: skip
         self.config = config if config is not None else SandboxConfig()
         self.image = image
         self.workdir = workdir
         self._client = client if client is not None else load_docker().from_env()
-        self._container = self._client.containers.run(**container_settings(self.config, image=image, workdir=workdir))
+        settings = container_settings(self.config, image=image, workdir=workdir)
+        self._container = self._client.containers.create(**settings)
+        try:
+            self._container.start()
+        except BaseException:  # e.g. the runtime refused a setting: a created container must not be left behind
+            self._container.remove(force=True)
+            raise
         self._is_closed = False
+        self._num_oom_kills = 0
 
     # -- running ----------------------------------------------------------------------------------------------------
     def _exec(
@@ -132,21 +154,39 @@ class DockerSandbox:
         finally:
             watchdog.cancel()
         duration = time.monotonic() - start
-        rc = self._client.api.exec_inspect(exec_id).get("ExitCode")
+        rc = self._exit_code(exec_id)
         self._sweep()
-        common = dict(stdout=stdout.text(), stderr=stderr.text(), duration_s=duration,
-                      stdout_truncated=stdout.is_truncated, stderr_truncated=stderr.is_truncated)  # fmt: skip
-        if rc == 137 and duration >= limits.timeout_s * 0.98:
-            return ExecResult(
-                exit_code=None, timed_out=True, killed_by="timeout", reason=f"{limits.timeout_s:.1f} s", **common
-            )
-        if rc is not None and rc > 128:
-            return ExecResult(exit_code=rc, killed_by=f"signal {rc - 128}", **common)
-        if rc == 1 and "MemoryError" in common["stderr"][-4096:] and limits.memory_bytes is not None:
-            return ExecResult(
-                exit_code=rc, killed_by="memory", reason=f"memory limit {format_bytes(limits.memory_bytes)}", **common
-            )
-        return ExecResult(exit_code=rc, **common)
+        if rc is None:
+            return ExecResult(exit_code=None, stdout=stdout.text(), stderr=stderr.text(), duration_s=duration,
+                              error="docker exec reported no exit status")  # fmt: skip
+        timed_out = rc == 137 and duration >= limits.timeout_s * 0.98  # `timeout -s KILL` kills its whole group
+        raw = RawOutcome(returncode=rc, stdout=stdout, stderr=stderr, timed_out=timed_out, duration_s=duration)
+        result = interpret(raw, Launch(argv=argv, backend="docker", signal_exit_base=128), limits)
+        if result.killed_by == "signal 9" and limits.memory_bytes is not None and self._oom_killed():
+            return dataclasses.replace(result, killed_by="memory",
+                                       reason=f"memory limit {format_bytes(limits.memory_bytes)}")  # fmt: skip
+        return result
+
+    def _exit_code(self, exec_id: str) -> int | None:
+        """The exec's exit status; the engine may mark it finished a moment after its output stream ends."""
+        deadline = time.monotonic() + 5.0
+        while True:
+            info = self._client.api.exec_inspect(exec_id)
+            if info.get("ExitCode") is not None and not info.get("Running", False):
+                return info["ExitCode"]
+            if time.monotonic() > deadline:
+                return info.get("ExitCode")
+            time.sleep(0.01)
+
+    def _oom_killed(self) -> bool:
+        """Did the container's memory cgroup OOM-kill something since the last check? (Read from inside.)"""
+        _, stream = self._exec(["cat", "--", *_OOM_FILES])
+        text = b"".join(out or b"" for out, _ in stream).decode(errors="replace")
+        counts = [int(n) for n in re.findall(r"^oom_kill (\d+)$", text, re.M)]
+        if not counts:
+            return False
+        previous, self._num_oom_kills = self._num_oom_kills, max(counts)
+        return self._num_oom_kills > previous
 
     def run_python(self, code: str, *, timeout_s: float | None = None, env: Mapping[str, str] | None = None,
                    stdin: bytes | str | None = None) -> ExecResult:  # fmt: skip

@@ -38,6 +38,7 @@ from agentgym.sandbox import (
     shared_sandbox_pool,
 )
 from agentgym.sandbox.docker import load_docker
+from agentgym.sandbox.docker_image import BASE_IMAGE
 from agentgym.toolenv import ToolEnv, ToolError, tool
 
 BACKENDS = ("local", "docker")
@@ -58,6 +59,7 @@ class CodeRepairEnv(ToolEnv):
         python_executable: interpreter for tasks without a prepared venv; it must import pytest
             (``pip install 'agentgym[code]'``), checked at the first reset of such a task.
         docker_client: a docker SDK client for the docker backend (tests pass a fake one).
+        base_image: the image the per-repository images build on (offline: `agentgym docker build-base`).
         pool_size: local sandboxes kept created ahead of time in a process-wide `SandboxPool` per sandbox config
             (uid leased, working directory made), so a reset takes a ready one; 0 disables it.
     """
@@ -72,7 +74,8 @@ class CodeRepairEnv(ToolEnv):
 
     def __init__(self, *, max_turns: int = 50, backend: str = "local", bash_timeout_s: float = 60.0,
                  max_output_chars: int = 8000, verify_hash: bool = False, python_executable: str | None = None,
-                 docker_client: Any = None, tool_format: str = "auto", pool_size: int = 0) -> None:  # fmt: skip
+                 docker_client: Any = None, tool_format: str = "auto", pool_size: int = 0,
+                 base_image: str = BASE_IMAGE) -> None:  # fmt: skip
         super().__init__(max_turns=max_turns, tool_format=tool_format)
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
@@ -89,6 +92,7 @@ class CodeRepairEnv(ToolEnv):
         self.verify_hash = verify_hash
         self.python_executable = python_executable or sys.executable
         self.docker_client = docker_client
+        self.base_image = base_image
         self.box: Any = None
         self.data: RepoTaskData | None = None
         self.snapshot: Path | None = None
@@ -154,7 +158,8 @@ class CodeRepairEnv(ToolEnv):
         key = (repo_sha256, data.venv or "")
         if key not in self.images:
             venv = expand_path(data.venv) if data.venv else None
-            self.images[key], _ = ensure_image(self._docker(), snapshot, venv=venv, repo_sha256=repo_sha256)
+            self.images[key], _ = ensure_image(self._docker(), snapshot, venv=venv, repo_sha256=repo_sha256,
+                                               base_image=self.base_image)  # fmt: skip
         return self.images[key]
 
     def _python(self) -> str:

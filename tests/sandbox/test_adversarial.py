@@ -1,7 +1,10 @@
 """Hostile code: every attack is contained, reported clearly in ExecResult, and leaves the test process healthy.
 
-Each test ends by checking that the sandbox uid has no process left and that a follow-up command still works.
-Network tests only ever talk to a listener on this machine's 127.0.0.1.
+Each test runs against both backends: `LocalSandbox` (bubblewrap) and `DockerSandbox` on a real engine (marked
+`docker`; skipped with the reason when no engine answers). Each ends by checking that the sandbox's uid has no
+process left on this machine (container processes show in the host's /proc too) and that a follow-up command still
+works; closing a Docker sandbox must leave no container behind. Network tests only ever talk to a listener on this
+machine's 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -12,30 +15,60 @@ import time
 import tracemalloc
 
 import pytest
+from docker_support import containers_left, docker_base_image, docker_client  # noqa: F401 - fixtures
 
-from agentgym.sandbox import LocalSandbox, SandboxConfig, SandboxLimits
-from agentgym.sandbox.config import GIB
+from agentgym.sandbox import DockerSandbox, LocalSandbox, SandboxConfig, SandboxLimits
+from agentgym.sandbox.config import GIB, MIB
+from agentgym.sandbox.docker import EXEC_UID
 
 
-def assert_healthy(box: LocalSandbox, processes_left, host_before: int | None = None) -> None:
-    assert processes_left(box.uid) == []
+@pytest.fixture(params=["local", pytest.param("docker", marks=pytest.mark.docker)])
+def make_box(request):
+    """`make_box(limits)`: a sandbox of the parametrized backend, closed (and, for Docker, checked gone) afterwards."""
+    made = []
+
+    def make(limits: SandboxLimits | None = None):
+        limits = limits if limits is not None else request.getfixturevalue("small_limits")
+        if request.param == "local":
+            made.append(LocalSandbox(SandboxConfig(isolation="bwrap", limits=limits)))
+        else:
+            client, image = request.getfixturevalue("docker_client"), request.getfixturevalue("docker_base_image")
+            made.append(DockerSandbox(SandboxConfig(limits=limits), image=image, client=client))
+        return made[-1]
+
+    yield make
+    for box in made:
+        box.close()
+        if isinstance(box, DockerSandbox):
+            assert containers_left(box._client, box._container.id) == []
+
+
+@pytest.fixture
+def box(make_box):
+    return make_box()
+
+
+def uid_of(box) -> int:
+    """The host uid the sandboxed commands run as (Docker: the exec uid, no user namespace remapping)."""
+    return EXEC_UID if isinstance(box, DockerSandbox) else box.uid
+
+
+def assert_healthy(box, processes_left, host_before: int | None = None) -> None:
+    assert processes_left(uid_of(box)) == []
     assert box.run("echo alive").stdout == "alive\n"
     if host_before is not None:  # other suites may run beside us: allow noise, not a runaway bomb
         assert sum(n.isdigit() for n in os.listdir("/proc")) < host_before + 100
 
 
 @pytest.mark.slow
-def test_fork_bomb_is_contained(processes_left):
+def test_fork_bomb_is_contained(make_box, processes_left):
     host_before = sum(n.isdigit() for n in os.listdir("/proc"))
-    limits = SandboxLimits(timeout_s=2, max_processes=32, memory_bytes=1 * GIB)
-    with LocalSandbox(SandboxConfig(isolation="bwrap", limits=limits)) as box:
-        result = box.run_python(
-            "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n"
-        )
-        assert result.timed_out and result.summary() == "killed after 2.0 s wall-clock timeout"
-        shell = box.run("bomb() { bomb | bomb & }; bomb; sleep 1; echo survived", timeout_s=2)
-        assert "Cannot fork" in shell.stderr or "Resource temporarily unavailable" in shell.stderr
-        assert_healthy(box, processes_left, host_before)
+    box = make_box(SandboxLimits(timeout_s=2, max_processes=32, memory_bytes=1 * GIB))
+    result = box.run_python("import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n")
+    assert result.timed_out and result.summary() == "killed after 2.0 s wall-clock timeout"
+    shell = box.run("bomb() { bomb | bomb & }; bomb; sleep 1; echo survived", timeout_s=2)
+    assert "Cannot fork" in shell.stderr or "Resource temporarily unavailable" in shell.stderr
+    assert_healthy(box, processes_left, host_before)
 
 
 def test_allocating_50_gb_is_a_memory_error(box, processes_left):
@@ -46,15 +79,44 @@ def test_allocating_50_gb_is_a_memory_error(box, processes_left):
     assert_healthy(box, processes_left)
 
 
-def test_infinite_loop_hits_the_cpu_limit(processes_left):
-    limits = SandboxLimits(timeout_s=10, cpu_time_s=1)
-    with LocalSandbox(SandboxConfig(isolation="bwrap", limits=limits)) as box:
-        start = time.monotonic()
-        result = box.run_python("while True:\n    pass")
-        assert time.monotonic() - start < 5
-        assert result.killed_by == "cpu time" and not result.timed_out
-        assert result.summary() == "killed after exceeding the CPU-time limit of 1 s (SIGXCPU)"
+def test_a_growing_memory_hog_is_a_memory_error(box, processes_left):
+    result = box.run_python("chunks = []\nwhile True:\n    chunks.append(b'1' * (64 << 20))")
+    exit_code = 137 if isinstance(box, DockerSandbox) else 1  # the cgroup OOM-kills; RLIMIT_AS raises MemoryError
+    assert result.killed_by == "memory" and result.exit_code == exit_code, result
+    assert result.summary().startswith(f"MemoryError: memory limit 1 GiB exceeded (exit code {exit_code}")
+    assert_healthy(box, processes_left)
+
+
+@pytest.mark.docker
+def test_processes_that_together_exceed_the_container_memory_are_oom_killed(docker_client, docker_base_image,
+                                                                             processes_left):  # fmt: skip
+    """Docker only: the cgroup bounds the sum of all processes (LocalSandbox's RLIMIT_AS bounds each one)."""
+    code = (
+        "import os, time\n"
+        "if os.fork() == 0:\n"
+        "    kept = b'1' * (150 << 20)\n"
+        "    time.sleep(30)\n"
+        "time.sleep(1)\n"
+        "mine = b'1' * (400 << 20)\n"
+        "print('not reached')\n"
+    )
+    limits = SandboxLimits(timeout_s=20, memory_bytes=512 * MIB)
+    with DockerSandbox(SandboxConfig(limits=limits), image=docker_base_image, client=docker_client) as box:
+        result = box.run_python(code)
+        assert result.killed_by == "memory" and result.exit_code == 137 and not result.timed_out, result
+        assert result.summary().startswith("MemoryError: memory limit 512 MiB exceeded (exit code 137")
+        assert "not reached" not in result.stdout
         assert_healthy(box, processes_left)
+
+
+def test_infinite_loop_hits_the_cpu_limit(make_box, processes_left):
+    box = make_box(SandboxLimits(timeout_s=10, cpu_time_s=1))
+    start = time.monotonic()
+    result = box.run_python("while True:\n    pass")
+    assert time.monotonic() - start < 5
+    assert result.killed_by == "cpu time" and not result.timed_out
+    assert result.summary() == "killed after exceeding the CPU-time limit of 1 s (SIGXCPU)"
+    assert_healthy(box, processes_left)
 
 
 def test_busy_children_that_ignore_sigterm_are_killed(box, processes_left):
@@ -105,7 +167,10 @@ def test_writes_outside_the_workdir_fail(box, processes_left, target):
     path = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "pwned.txt") \
         if target == "REPO" else target  # fmt: skip
     result = box.run_python(f"open({path!r}, 'w').write('x')")
-    assert result.exit_code == 1 and ("Read-only file system" in result.stderr or "Permission denied" in result.stderr)
+    refusals = ("Read-only file system", "Permission denied")
+    if isinstance(box, DockerSandbox) and target == "REPO":
+        refusals += ("No such file or directory",)  # the host's folders do not exist in the container at all
+    assert result.exit_code == 1 and any(refusal in result.stderr for refusal in refusals), result.stderr
     assert not os.path.exists(path)
     assert_healthy(box, processes_left)
 
@@ -158,7 +223,7 @@ def test_double_forked_setsid_grandchild_is_killed_at_timeout(box, processes_lef
     result = box.run_python(code, timeout_s=1)
     assert result.timed_out and result.summary() == "killed after 1.0 s wall-clock timeout"
     assert box.read_file("grandchild.pid").strip().isdigit()
-    assert processes_left(box.uid) == []  # the grandchild is gone, not just detached
+    assert processes_left(uid_of(box)) == []  # the grandchild is gone, not just detached
     assert_healthy(box, processes_left)
 
 
@@ -173,3 +238,23 @@ def test_sandbox_cannot_signal_the_test_process(box):
         f"import os, signal\ntry:\n    os.kill({os.getpid()}, signal.SIGKILL)\nexcept OSError as e:\n    print(e.errno)"
     )
     assert result.stdout.strip() == "3"  # ESRCH: the host's processes do not even exist in its pid namespace
+
+
+def test_exhausting_file_descriptors_fails_inside_only(make_box, processes_left):
+    box = make_box(SandboxLimits(timeout_s=10, max_open_files=64))
+    result = box.run_python("import os\nfds = [os.open('/dev/null', os.O_RDONLY) for _ in range(1000)]")
+    assert result.exit_code == 1 and "Too many open files" in result.stderr
+    assert_healthy(box, processes_left)
+
+
+def test_many_files_stay_in_the_workdir_and_go_with_the_sandbox(make_box, processes_left):
+    box = make_box()
+    result = box.run_python(
+        "import os\nos.mkdir('many')\nfor i in range(5000):\n    open(f'many/{i}.txt', 'w').write('x' * 1024)\n"
+    )
+    assert result.ok, result.stderr
+    assert box.run("ls many | wc -l").stdout.strip() == "5000"
+    assert_healthy(box, processes_left)
+    host_workdir = box.workdir if isinstance(box, LocalSandbox) else None
+    box.close()  # make_box checks that the container is gone; a local workdir must be gone from the host
+    assert host_workdir is None or not os.path.exists(host_workdir)

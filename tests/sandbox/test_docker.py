@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import base64
 import builtins
+import io
 import sys
+import tarfile
 
 import pytest
+from docker_support import containers_left, docker_base_image, docker_client  # noqa: F401 - fixtures
 
 from agentgym.sandbox import DockerSandbox, SandboxConfig, SandboxDependencyMissing, SandboxLimits, make_sandbox
 from agentgym.sandbox.config import GIB, MIB
-from agentgym.sandbox.docker import EXEC_UID, load_docker
+from agentgym.sandbox.docker import EXEC_UID
 
 
 class FakeContainer:
@@ -18,6 +21,9 @@ class FakeContainer:
         self.id = "c0ffee"
         self.settings = settings
         self.removed_with = None
+
+    def start(self):
+        self.started = True
 
     def remove(self, force=False):
         self.removed_with = {"force": force}
@@ -70,7 +76,7 @@ class FakeClient:
         outer = self
 
         class Containers:
-            def run(self, **settings):
+            def create(self, **settings):
                 container = FakeContainer(settings)
                 outer.created.append(container)
                 return container
@@ -162,22 +168,108 @@ def test_missing_sdk_names_the_pip_command(monkeypatch):
     assert isinstance(info.value, ImportError)
 
 
-def _engine_problem() -> str | None:
-    try:
-        load_docker().from_env().ping()
-    except Exception as e:  # noqa: BLE001 - any failure means "no engine here"
-        return f"no Docker engine answers: {type(e).__name__}: {e}"
-    return None
-
-
 @pytest.mark.docker
-def test_real_engine_runs_isolated():
-    problem = _engine_problem()
-    if problem is not None:
-        pytest.skip(problem)
-    with DockerSandbox(SandboxConfig(limits=SandboxLimits(timeout_s=20)), image="python:3.11-slim") as box:
+def test_real_engine_runs_isolated(docker_client, docker_base_image):
+    with DockerSandbox(SandboxConfig(limits=SandboxLimits(timeout_s=20)), image=docker_base_image,
+                       client=docker_client) as box:  # fmt: skip
         box.write_file("a.py", "import socket; print(sorted(n for _, n in socket.if_nameindex()))")
         result = box.run(["python3", "a.py"])
         assert result.ok and result.stdout.strip() == "['lo']"
         assert box.run("touch /etc/x").exit_code != 0
         assert box.run("sleep 30", timeout_s=1).timed_out
+        container_id = box._container.id
+    assert containers_left(docker_client, container_id) == []
+
+
+@pytest.mark.docker
+def test_real_engine_files_limits_and_identity(docker_client, docker_base_image):
+    limits = SandboxLimits(timeout_s=20, max_file_size_bytes=1 * MIB, max_output_bytes=1024)
+    with DockerSandbox(SandboxConfig(limits=limits, env={"K": "V"}), image=docker_base_image,
+                       client=docker_client) as box:  # fmt: skip
+        payload = bytes(range(256)) * 1000  # several base64 chunks
+        box.write_file("dir/blob.bin", payload)
+        assert box.read_file("dir/blob.bin") == payload
+        assert box.read_file("dir/blob.bin", max_bytes=3) == b"\x00\x01\x02"
+        assert box.run("id -u; echo $K; pwd; python --version").stdout.split()[:4] == [str(EXEC_UID), "V", "/workspace",
+                                                                                      "Python"]  # fmt: skip
+        big = box.run("head -c 2000000 /dev/zero > big.bin")
+        assert big.killed_by == "file size" and big.reason == "file-size limit 1 MiB", big
+        assert box.run("python3 -c 'import pytest; print(pytest.__version__)'").ok
+        with pytest.raises(FileNotFoundError):
+            box.read_file("missing")
+
+
+def test_base_image_is_imported_once_per_recipe(tmp_path):
+    from agentgym.sandbox.docker_image import PYTHON_LABEL, RECIPE_LABEL, build_base_image, recipe_of
+
+    rootfs = tmp_path / "rootfs.tar"
+    with tarfile.open(rootfs, "w") as tar:
+        for name in ("./usr/bin/python3.9", "./usr/bin/python3.11", "./bin/sh"):
+            info = tarfile.TarInfo(name)
+            tar.addfile(info, io.BytesIO(b""))
+    client = FakeImageClient()
+    lines = []
+    first = build_base_image("agentgym-base:test", rootfs_tar=rootfs, client=client, progress=lines.append)
+    again = build_base_image("agentgym-base:test", rootfs_tar=rootfs, client=client, progress=lines.append)
+    assert first.was_built and first.source == "rootfs tarball" and first.python_version == "3.11"
+    assert not again.was_built and again.source == "existing" and again.recipe == first.recipe == recipe_of(rootfs)
+    ((src, kwargs),) = client.api.imports
+    assert src == str(rootfs) and kwargs["repository"] == "agentgym-base" and kwargs["tag"] == "test"
+    assert f"{RECIPE_LABEL}={first.recipe}" in kwargs["changes"][0] and f"{PYTHON_LABEL}=3.11" in kwargs["changes"][0]
+    assert lines[-1] == first.summary() and first.summary().startswith("agentgym-base:test built from rootfs tarball")
+    assert again.summary().startswith("agentgym-base:test is up to date (recipe ")
+
+
+def test_a_rootfs_without_python_is_refused(tmp_path):
+    from agentgym.sandbox.docker_image import BaseImageError, build_base_image
+
+    rootfs = tmp_path / "rootfs.tar"
+    with tarfile.open(rootfs, "w") as tar:
+        tar.addfile(tarfile.TarInfo("./bin/sh"), io.BytesIO(b""))
+    with pytest.raises(BaseImageError, match="has no usr/bin/python3.N"):
+        build_base_image("x:y", rootfs_tar=rootfs, client=FakeImageClient(), progress=lambda line: None)
+
+
+def test_default_mirror_is_read_from_apt_sources(tmp_path, monkeypatch):
+    from agentgym.sandbox import docker_image
+
+    (tmp_path / "sources.list.d").mkdir()
+    (tmp_path / "sources.list.d" / "debian.sources").write_text(
+        "Types: deb\nURIs: http://mirror.example/debian-security\n\nTypes: deb\nURIs: http://mirror.example/debian/\n"
+    )
+    monkeypatch.setattr(docker_image, "_SOURCES", (str(tmp_path / "sources.list"), str(tmp_path / "sources.list.d")))
+    assert docker_image.default_mirror() == "http://mirror.example/debian"
+    monkeypatch.setattr(docker_image, "_SOURCES", (str(tmp_path / "nothing"),))
+    assert docker_image.default_mirror() == docker_image.DEFAULT_MIRROR
+
+
+class FakeImageClient:
+    """`images.get` and `api.import_image_from_file` of the docker SDK, enough for `build_base_image`."""
+
+    def __init__(self):
+        outer = self
+        self.images_by_name = {}
+
+        class ImageNotFound(Exception):
+            pass
+
+        class Image:
+            def __init__(self, labels):
+                self.labels, self.attrs = labels, {"Size": 123_000_000}
+
+        class Images:
+            def get(self, name):
+                if name not in outer.images_by_name:
+                    raise ImageNotFound(name)
+                return outer.images_by_name[name]
+
+        class API:
+            def __init__(self):
+                self.imports = []
+
+            def import_image_from_file(self, src, **kwargs):
+                self.imports.append((src, kwargs))
+                labels = dict(item.split("=", 1) for item in kwargs["changes"][0].removeprefix("LABEL ").split())
+                outer.images_by_name[f"{kwargs['repository']}:{kwargs['tag']}"] = Image(labels)
+
+        self.images, self.api = Images(), API()
