@@ -43,7 +43,7 @@ ALLOWED: dict[str, list[str]] = {
     "agentgym.toolenv": CORE + ["agentgym.tools"],
     "agentgym.gym": CORE + ["agentgym.registry"],
     "agentgym.checker": CORE + ["agentgym.gym"],
-    "agentgym.sandbox": CORE + ["agentgym.cache"],
+    "agentgym.sandbox": CORE + ["agentgym.diskcache"],
     "agentgym.envs": CORE + ["agentgym.tools", "agentgym.toolenv", "agentgym.sandbox", "agentgym.jsonio",
                              "agentgym.junit", "agentgym.filetree", "agentgym.diskcache", "agentgym.pyast"],
     "agentgym.interop": CORE + ["agentgym.tools", "agentgym.toolenv", "agentgym.jsonio", "agentgym.taskio"],

@@ -29,7 +29,7 @@ from agentgym.app import (  # noqa: E402
     synth_cli,
     train_cli,
 )
-from agentgym.app.console import console, err_console, friendly  # noqa: E402, F401 - re-exported for tests
+from agentgym.app.console import console, err_console  # noqa: E402, F401 - the consoles tests widen
 
 app = typer.Typer(help="agentgym: agentic environments, task synthesis and mixed-GRPO training.",
                   no_args_is_help=True, pretty_exceptions_show_locals=False, add_completion=False)

@@ -23,7 +23,8 @@ from typing import Any
 
 from agentgym.sandbox.config import SandboxConfig
 from agentgym.sandbox.docker_image import BASE_IMAGE
-from agentgym.sandbox.errors import SandboxClosed, SandboxDependencyMissing, SandboxError, SandboxPathError
+from agentgym.sandbox.docker_sdk import load_docker
+from agentgym.sandbox.errors import SandboxClosed, SandboxError, SandboxPathError
 from agentgym.sandbox.isolation import Launch
 from agentgym.sandbox.local import BASE_ENV, Command, to_argv
 from agentgym.sandbox.outcome import interpret
@@ -31,22 +32,10 @@ from agentgym.sandbox.output import OutputCapture
 from agentgym.sandbox.process import RawOutcome
 from agentgym.sandbox.result import ExecResult, format_bytes
 
-INSTALL_DOCKER = "pip install 'agentgym[docker]'"
 EXEC_UID = 10001
 """Uid of the commands; the keep-alive runs as 65534, out of reach of the sweep."""
 _B64_CHUNK = 96 * 1024  # one argv string may not exceed 128 KiB (MAX_ARG_STRLEN)
 _OOM_FILES = ("/sys/fs/cgroup/memory/memory.oom_control", "/sys/fs/cgroup/memory.events")  # cgroup v1, v2
-
-
-def load_docker() -> Any:
-    """The docker SDK module, or `SandboxDependencyMissing` whose message ends with the pip command."""
-    try:
-        import docker
-    except ImportError as e:
-        raise SandboxDependencyMissing(
-            f"DockerSandbox needs the docker SDK, which is not installed: {INSTALL_DOCKER}"
-        ) from e
-    return docker
 
 
 def container_settings(config: SandboxConfig, *, image: str, workdir: str) -> dict[str, Any]:

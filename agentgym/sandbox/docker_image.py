@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agentgym.cache import cache_root
+from agentgym.diskcache import cache_root
 from agentgym.errors import AgentGymError
 
 BASE_IMAGE = "agentgym-base:bookworm"
@@ -181,7 +181,7 @@ def build_base_image(name: str = BASE_IMAGE, *, rootfs_tar: str | Path | None = 
     Raises:
         BaseImageError: debootstrap is missing, not root, or failed; the tarball has no python3.
     """
-    from agentgym.sandbox.docker import load_docker
+    from agentgym.sandbox.docker_sdk import load_docker
 
     start = time.monotonic()
     client = client if client is not None else load_docker().from_env()
