@@ -136,3 +136,21 @@ def test_relative_env_dirs_make_the_env_with_their_folder_as_root(tmp_path, filt
             return (await env.step(env.reference_action(relative[0]))).reward
 
     assert asyncio.run(play()) == 1.0
+
+
+def test_general_env_serves_a_synthesized_set_from_its_tasks_kwarg(tmp_path, filtered):
+    import agentgym
+
+    out, kept, tasks = filtered
+    env = agentgym.make("general", tasks=str(out))
+    drawn = env.sample_tasks(2 * len(tasks), seed=3)
+    assert {t.id for t in drawn} == {t.id for t in tasks} and env.root == out
+    assert [t.id for t in drawn] == [t.id for t in env.sample_tasks(2 * len(tasks), seed=3)]
+    config = parse_config(loop_config(tmp_path, kwargs={"tasks": str(kept)}, num_tasks=8, num_heldout=1))
+    from agentgym.rl.pools import build_run_tasks
+    from agentgym.rl.build import default_env_factory
+
+    run = build_run_tasks(config, default_env_factory(config))
+    assert {t.id for t in run.pools[0].tasks} | {t.id for t in run.heldout["general"].tasks} == {
+        t.id for t in load_tasks(kept)}
+    asyncio.run(env.close())
