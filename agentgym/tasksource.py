@@ -7,8 +7,13 @@ A source is named by one string (the `tasks` key of a train config's env entry):
   its pass@k record in ``meta["passk"]``) or any `save_tasks` output.
 - a folder: its ``tasks.jsonl``, e.g. the output folder of ``agentgym synth general`` (tasks plus ``envs/<id>/``).
 
-A `general` task's ``data["env_dir"]`` may be relative; it then points into the task file's folder, so the env must
-be made with ``root=<that folder>``: `TaskFile.env_kwargs` says so, and the trainer's env factory passes it on.
+A `general` task's ``data["env_dir"]`` (or a `code_repair` task's ``data["repo"]``) may be relative; it then points
+into the task file's folder, so the env must be made with ``root=<that folder>``: `TaskFile.env_kwargs` says so, and
+the trainer's env factory passes it on. A folder may also hold ``env_kwargs.json`` (`ENV_KWARGS_FILE`), written by
+the synthesis step that made the tasks, e.g. ``agentgym synth search`` over its own corpus:
+``{"env": "search", "kwargs": {"source": "/data/corpus", "index_dir": "./index"}}``; a value starting with ``./``
+is a path inside the folder. Those kwargs are needed to play the tasks (the index they were built on), so they go
+to the env too.
 
 A reasoning-gym style dataset (`agentgym.interop.dataset_env.DatasetEnv`) is registered as an env of its own
 (`dataset_env_factory`), so it is a generator source: name the registered env, leave `tasks` unset.
@@ -16,7 +21,10 @@ A reasoning-gym style dataset (`agentgym.interop.dataset_env.DatasetEnv`) is reg
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +36,13 @@ from agentgym.taskio import load_tasks
 
 FOLDER_TASK_FILES = ("tasks.jsonl",)
 """The task file looked up inside a folder source, in order."""
+
+ENV_KWARGS_FILE = "env_kwargs.json"
+"""Beside a task file: the env kwargs its tasks need, ``{"env": NAME, "kwargs": {...}}`` (see the module docstring)."""
+
+RELATIVE_PATH_KEYS = ("env_dir", "repo")
+"""`task.data` keys whose relative paths point into the task file's folder (general's env folder, code_repair's
+repository snapshot): such tasks need the env made with ``root=<folder>``."""
 
 
 class TaskSourceError(TaskFileError):
@@ -41,20 +56,62 @@ class TaskFile:
     Attributes:
         path: the JSONL file read (for a folder source, the folder's ``tasks.jsonl``).
         tasks: its tasks, in file order.
-        root: the folder relative ``data["env_dir"]`` paths point into (the file's folder).
+        root: the folder relative ``data["env_dir"]``/``data["repo"]`` paths point into (the file's folder).
+        folder_kwargs: the env kwargs of the folder's `ENV_KWARGS_FILE` (``./`` paths resolved), or {}.
     """
 
     path: Path
     tasks: tuple[Task, ...]
     root: Path
+    folder_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
     def env_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments the env must be made with to play these tasks: ``{"root": folder}`` when any task has
-        a relative ``data["env_dir"]`` (a `general` task), else nothing."""
-        relative = any(isinstance(d, str) and not Path(d).is_absolute()
-                       for d in (t.data.get("env_dir") for t in self.tasks))
-        return {"root": str(self.root)} if relative else {}
+        """Keyword arguments the env must be made with to play these tasks: the folder's `ENV_KWARGS_FILE` kwargs,
+        plus ``{"root": folder}`` when any task has a relative path under a `RELATIVE_PATH_KEYS` key."""
+        relative = any(is_relative_path(t.data.get(key)) for t in self.tasks for key in RELATIVE_PATH_KEYS)
+        return {**self.folder_kwargs, **({"root": str(self.root)} if relative else {})}
+
+
+def is_relative_path(value: Any) -> bool:
+    """A relative file path (not absolute, not ``$VAR/...`` or ``~/...``, which the env expands itself)."""
+    return isinstance(value, str) and bool(value) and not value.startswith(("$", "~")) and not Path(value).is_absolute()
+
+
+def write_env_kwargs(folder: str | Path, env: str, kwargs: dict[str, Any]) -> Path:
+    """Write ``folder/env_kwargs.json`` (atomically); paths inside `folder` are stored as ``./rel`` so it can move."""
+    folder = Path(folder).resolve()
+    out: dict[str, Any] = {}
+    for key, value in kwargs.items():
+        if isinstance(value, (str, Path)) and Path(value).is_absolute() and Path(value).resolve().is_relative_to(folder):
+            value = "./" + Path(value).resolve().relative_to(folder).as_posix()
+        out[key] = str(value) if isinstance(value, Path) else value
+    path = folder / ENV_KWARGS_FILE
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps({"env": env, "kwargs": out}, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def read_env_kwargs(folder: Path, *, env: str) -> dict[str, Any]:
+    """The kwargs of ``folder/env_kwargs.json`` for `env` (``./`` paths made absolute); {} when there is none.
+
+    Raises:
+        TaskSourceError: the file is not ``{"env": NAME, "kwargs": {...}}`` or names another env.
+    """
+    path = folder / ENV_KWARGS_FILE
+    if not path.is_file():
+        return {}
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise TaskSourceError(f"{str(path)!r} is not valid JSON: {e}") from None
+    if not isinstance(record, dict) or not isinstance(record.get("kwargs"), dict):
+        raise TaskSourceError(f"{str(path)!r} must hold {{\"env\": NAME, \"kwargs\": {{...}}}}")
+    if record.get("env") != env:
+        raise TaskSourceError(f"{str(path)!r} holds kwargs for env {record.get('env')!r}, not {env!r}")
+    return {k: str(folder / v[2:]) if isinstance(v, str) and v.startswith("./") else v
+            for k, v in record["kwargs"].items()}
 
 
 def find_task_file(path: str | Path) -> Path:
@@ -82,11 +139,13 @@ def read_task_file(path: str | Path, *, env: str) -> TaskFile:
 
     Raises:
         TaskSourceError: missing or unreadable, no tasks (e.g. a filter output that kept none), a task of another env
-            (``task.env != env``), or a repeated task id (per-task statistics are kept by id).
+            (``task.env != env``), a repeated task id (per-task statistics are kept by id), or a bad
+            ``env_kwargs.json`` beside it.
     """
     file = find_task_file(path)
     stat = file.stat()
-    return _read(file.resolve(), env, stat.st_mtime_ns, stat.st_size)
+    source = _read(file.resolve(), env, stat.st_mtime_ns, stat.st_size)
+    return dataclasses.replace(source, folder_kwargs=read_env_kwargs(source.root, env=env))
 
 
 @functools.lru_cache(maxsize=32)

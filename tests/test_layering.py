@@ -39,7 +39,7 @@ ALLOWED: dict[str, list[str]] = {
     "agentgym.rollout": CORE + ["agentgym.tools", "agentgym.registry", "agentgym.jsonio", "agentgym.taskio"],
     "agentgym.synth": CORE + ["agentgym.passk", "agentgym.junit", "agentgym.filetree", "agentgym.cache", "agentgym.pyast",
                               "agentgym.registry", "agentgym.sandbox", "agentgym.rollout", "agentgym.tools",
-                              "agentgym.toolenv", "agentgym.taskio", "agentgym.jsonio"],
+                              "agentgym.toolenv", "agentgym.taskio", "agentgym.jsonio", "agentgym.tasksource"],
     "agentgym.rl": CORE + ["agentgym.rollout", "agentgym.model", "agentgym.registry", "agentgym.taskio",
                            "agentgym.jsonio", "agentgym.tools", "agentgym.tasksource", "agentgym.heldout"],
     "agentgym.eval": CORE + ["agentgym.passk", "agentgym.rollout", "agentgym.registry", "agentgym.taskio", "agentgym.jsonio",

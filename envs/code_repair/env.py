@@ -60,6 +60,8 @@ class CodeRepairEnv(ToolEnv):
         docker_client: a docker SDK client for the docker backend (tests pass a fake one).
         pool_size: local sandboxes kept created ahead of time in a process-wide `SandboxPool` per sandbox config
             (uid leased, working directory made), so a reset takes a ready one; 0 disables it.
+        root: where relative ``data["repo"]``/``data["venv"]`` paths point (a task file's folder that ships its
+            snapshots); None: relative paths are taken from the working directory.
     """
 
     name = "code_repair"
@@ -72,8 +74,10 @@ class CodeRepairEnv(ToolEnv):
 
     def __init__(self, *, max_turns: int = 50, backend: str = "local", bash_timeout_s: float = 60.0,
                  max_output_chars: int = 8000, verify_hash: bool = False, python_executable: str | None = None,
-                 docker_client: Any = None, tool_format: str = "auto", pool_size: int = 0) -> None:  # fmt: skip
+                 docker_client: Any = None, tool_format: str = "auto", pool_size: int = 0,
+                 root: str | Path | None = None) -> None:  # fmt: skip
         super().__init__(max_turns=max_turns, tool_format=tool_format)
+        self.root = Path(root) if root is not None else None
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
         if not isinstance(bash_timeout_s, (int, float)) or bash_timeout_s <= 0:
@@ -102,7 +106,7 @@ class CodeRepairEnv(ToolEnv):
     # --- episode set-up -----------------------------------------------------------------------------------------
     async def on_reset(self, task: Task, seed: int | None) -> None:
         await self._drop_box()
-        data = parse_task_data(task.data)
+        data = parse_task_data(self._rooted(task).data)
         if not data.venv and self.backend == "local":  # tests run with our interpreter: fail now if it lacks pytest
             await asyncio.to_thread(check_pytest, self.python_executable, known_good=self._pytest_ok)
         snapshot = await asyncio.to_thread(materialize, expand_path(data.repo))
@@ -121,6 +125,14 @@ class CodeRepairEnv(ToolEnv):
         else:
             await asyncio.to_thread(populate, self.box, snapshot)
         await write_files(self.box, self.start_files)
+
+    def _rooted(self, task: Task) -> Task:
+        """`task` with its relative ``repo``/``venv`` paths resolved against `root` (unchanged without a root)."""
+        if self.root is None:
+            return task
+        fix = {k: str(self.root / v) for k in ("repo", "venv")
+               if isinstance(v := task.data.get(k), str) and v and not v.startswith(("$", "~", "/"))}
+        return task.model_copy(update={"data": {**task.data, **fix}}) if fix else task
 
     def _hash(self, snapshot: Path) -> str:
         key = (str(snapshot), snapshot.stat().st_mtime)
@@ -346,7 +358,7 @@ class CodeRepairEnv(ToolEnv):
     def reference_action(self, task: Task) -> Action:
         """Apply the gold patch through `edit_file` calls (plus `bash rm` for deleted files), then submit."""
         calls = [ToolCall(id=f"ref-{i}", name=name, arguments=args)
-                 for i, (name, args) in enumerate(gold_calls(task))]  # fmt: skip
+                 for i, (name, args) in enumerate(gold_calls(self._rooted(task)))]  # fmt: skip
         calls.append(ToolCall(id="ref-submit", name="submit", arguments={}))
         return Action(tool_calls=calls)
 
