@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -65,3 +66,14 @@ def test_synthesize_tasks_example_keeps_only_solvable_tasks(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     assert "synthesized 6 tasks" in done.stdout and "kept " in done.stdout
     assert (tmp_path / "runs" / "synthesize_tasks" / "tasks.jsonl").exists()
+
+
+def test_synth_filter_train_example_reports_the_whole_loop(tmp_path):
+    done = run_example(EXAMPLES[0].parent / "synth_filter_train.py", tmp_path, "--smoke")
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads((tmp_path / "runs" / "synth_filter_train" / "report.json").read_text())
+    assert report["tasks_made"] == 6 and report["heldout_n"] == 2 and report["steps"] == 2
+    assert report["tasks_trained_on"] + report["heldout_n"] == (report["tasks_made"] if report["fallback"]
+                                                                else report["tasks_kept"])
+    for key in ("heldout_before", "heldout_after"):
+        assert report[key]["n"] == 2 and report[key]["low"] <= report[key]["mean"] <= report[key]["high"]

@@ -68,26 +68,17 @@ def set_trainable_layers(model: torch.nn.Module, num_layers: int) -> None:
 
 
 def default_env_factory(config: TrainConfig) -> EnvFactory:
-    """name -> `agentgym.make(name, **kwargs)` with the kwargs of that env's mix entry."""
+    """name -> `agentgym.make(name, **kwargs)` with the kwargs of that env's mix entry (and its task files' needs)."""
     from agentgym.registry import make
+    from agentgym.rl.pools import env_kwargs
 
-    kwargs = {e.name: e.kwargs for e in config.envs}
+    kwargs = {e.name: env_kwargs(e) for e in config.envs}  # plus what task files need, e.g. general's root
     return lambda name: make(name, **kwargs.get(name, {}))
 
 
 def build_pools(config: TrainConfig, make_env: EnvFactory) -> tuple[list[EnvPool], dict[str, frozenset[str]]]:
-    """(one task pool per env of the mix, each env's tool names)."""
-    import asyncio
+    """(one training pool per env of the mix, from its task source minus its held-out set; each env's tool names)."""
+    from agentgym.rl.pools import build_run_tasks
 
-    pools, tools = [], {}
-    for spec in config.envs:
-        env = make_env(spec.name)
-        try:
-            if not hasattr(env, "sample_tasks"):
-                raise ValueError(f"env {spec.name!r} has no sample_tasks(); give it tasks to train on")
-            pools.append(EnvPool(name=spec.name, weight=spec.weight,
-                                 tasks=env.sample_tasks(spec.num_tasks, seed=spec.task_seed)))
-            tools[spec.name] = frozenset(t.name for t in env.tools())
-        finally:
-            asyncio.run(env.close())
-    return pools, tools
+    run = build_run_tasks(config, make_env)
+    return run.pools, run.tools

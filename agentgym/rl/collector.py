@@ -101,6 +101,7 @@ class RolloutCollector:
                     context=self.context, budget=self.budget))
             out.num_rounds += 1
             for g in groups:
+                self.sampler.observe(g.task, g.trajectories)  # live difficulty: every played group, filtered or not
                 out.num_episodes += len(g.trajectories)
                 out.all_rewards.extend(g.rewards)
                 if any(t.error == "env_error" for t in g.trajectories):

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from agentgym.rl.backend_config import RolloutSection
 from agentgym.rl.limits_config import ContextSection, TruncationSection
+from agentgym.rl.loop_config import HeldoutSection, LearnabilitySection
 from agentgym.rl.memory_config import MemorySection
 
 
@@ -31,6 +32,28 @@ class EnvMix(_Section):
     """Size of the training task pool (`env.sample_tasks(num_tasks, seed=task_seed)`)."""
     task_seed: int = 0
     """Seed of the training task pool (evaluation uses held-out seeds)."""
+    tasks: str | None = None
+    """Train on this task file or folder (what `agentgym synth` / `agentgym filter` write) instead of the env's own
+    generator; every task in it is in the pool and `num_tasks` / `task_seed` are unused (`agentgym.tasksource`)."""
+    num_heldout: int = Field(0, ge=0)
+    """Distinct tasks split off the pool as this env's held-out set (`agentgym.heldout.split_heldout`)."""
+    heldout_tasks: str | None = None
+    """A task file used as the held-out set instead of a split; training refuses to start if it overlaps the pool."""
+
+    @field_validator("tasks", "heldout_tasks")
+    @classmethod
+    def _task_file_serves(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and "name" in info.data:
+            from agentgym.tasksource import read_task_file
+
+            read_task_file(value, env=info.data["name"])  # missing, empty, wrong env: one line, at config load
+        return value
+
+    @model_validator(mode="after")
+    def _one_heldout_source(self) -> EnvMix:
+        if self.num_heldout and self.heldout_tasks is not None:
+            raise ValueError(f"env {self.name!r}: set num_heldout or heldout_tasks, not both")
+        return self
 
 
 class ModelSection(_Section):
@@ -199,6 +222,12 @@ class TrainConfig(_Section):
     """Stop after the step during which the run passed this many seconds (None: run all steps)."""
     kernel_path: str | None = None
     """Force a kernel path ("ref", "cpu", "triton"); None picks automatically."""
+    sampler: Literal["uniform", "learnability"] = "uniform"
+    """How a task is drawn from its env's pool: uniformly, or by learnability p(1 − p) of its live pass rate
+    (`agentgym.rl.task_stats`; the `learnability` section)."""
+    learnability: LearnabilitySection = Field(default_factory=LearnabilitySection)
+    heldout: HeldoutSection = Field(default_factory=HeldoutSection)
+    """Periodic evaluation on each env's held-out set (`num_heldout` / `heldout_tasks` of the env entries)."""
 
 
 class ConfigError(ValueError):

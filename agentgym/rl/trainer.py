@@ -24,7 +24,6 @@ from agentgym.rl.backends import PolicyBackend, RolloutBackend
 from agentgym.rl.build import (
     EnvFactory,
     build_model,
-    build_pools,
     compute_context,
     default_env_factory,
 )
@@ -39,10 +38,12 @@ from agentgym.rl.logprobs import batch_logprobs
 from agentgym.rl.loss import minibatch_loss
 from agentgym.rl.metrics import MetricsLogger, plot_reward_curve, read_metrics
 from agentgym.rl.optim import build_optimizer, clip_and_step
+from agentgym.rl.pools import build_run_tasks
 from agentgym.rl.rewards import shaped_reward
 from agentgym.rl.sampler import MixedTaskSampler
 from agentgym.rl.schedule import lr_at
 from agentgym.rl.sequences import Segment, collate, trajectory_segments
+from agentgym.rl.task_stats import TaskStats
 
 
 class GRPOTrainer:
@@ -98,8 +99,12 @@ class GRPOTrainer:
         self.backend = backend or (PolicyBackend(policy) if policy is not None
                                    else build_backend(config, self.model, self.tokenizer))
         self.policy = self.backend.policy
-        pools, self.tool_names = build_pools(config, self.make_env)
-        self.sampler = MixedTaskSampler(pools, seed=self.dp.seed(config.seed))
+        # task sources, held-out split and overlap guard: a bad source or an overlap stops here, before any step
+        self.run_tasks = build_run_tasks(config, self.make_env)
+        self.tool_names = self.run_tasks.tools
+        self.sampler = MixedTaskSampler(self.run_tasks.pools, seed=self.dp.seed(config.seed), mode=config.sampler,
+                                        stats=self._new_stats(), floor=config.learnability.floor)
+        self.sampler.stats.seed_from_filter(t for p in self.run_tasks.pools for t in p.tasks)  # pass@k of a filter file
         t = config.techniques
         make_collector = getattr(self.backend, "make_collector", RolloutCollector)
         context, budget = build_limits(config.context, config.truncation, tokenizer=self.tokenizer,
@@ -231,8 +236,46 @@ class GRPOTrainer:
             "collect_s": collect_s, "step_s": time.perf_counter() - start,
             **{f"reward/{k}": sum(v) / len(v) for k, v in per_env.items()},
             **(self.pipeline.last_metrics if self.pipeline is not None else {}),
+            **{f"pool/{k}": v for k, v in self.difficulty().items()},
         })
         return metrics
+
+    # live difficulty and held-out evaluation
+    def _new_stats(self) -> TaskStats:
+        return TaskStats(prior_strength=self.config.learnability.prior_strength,
+                         max_filter_attempts=self.config.learnability.max_filter_attempts)
+
+    def difficulty(self) -> dict[str, int]:
+        """Distinct pool tasks per difficulty bucket (unseen, p<0.2, p0.2-0.8, p>0.8), from the live statistics."""
+        if self.pipeline is None:
+            return self.sampler.difficulty()
+        stats = self._new_stats()  # the producer thread owns the sampler: read the snapshot of the batch just used
+        stats.load_state_dict(self.pipeline.sampler_state.get("stats", {}))
+        return stats.buckets(t.id for p in self.run_tasks.pools for t in p.tasks)
+
+    def evaluate_heldout(self, step: int) -> dict[str, float]:
+        """Play every held-out set once with the current policy (seeded from `heldout.seed` and the step)."""
+        from agentgym.rl.heldout_eval import evaluate_heldout
+
+        h = self.config.heldout
+        seed = h.seed * 1_000_003 + step
+        if hasattr(self.policy, "reseed"):  # the next step reseeds again, so training draws are unchanged
+            self.policy.reseed(seed)
+        return evaluate_heldout(self.policy, self.make_env, {k: v.tasks for k, v in self.run_tasks.heldout.items()},
+                                max_turns=h.max_turns or self.config.sampling.max_turns,
+                                concurrency=self.config.concurrency, seed=seed)
+
+    def write_heldout_record(self) -> Path:
+        """OUT/heldout.json: each env's task source and held-out set (n, how it was made, its task ids)."""
+        import json
+
+        record = {name: {"source": self.run_tasks.sources[name], "pool_size": len(pool.tasks),
+                         **({"n": len(h.tasks), "how": h.how, "ids": [t.id for t in h.tasks]}
+                            if (h := self.run_tasks.heldout.get(name)) is not None else {"n": 0})}
+                  for name, pool in ((p.name, p) for p in self.run_tasks.pools)}
+        path = self.out_dir / "heldout.json"
+        path.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+        return path
 
     # checkpoints
     def state_dict(self) -> dict[str, Any]:
@@ -282,6 +325,8 @@ class GRPOTrainer:
                       str(self.out_dir / "reference.safetensors"))
         logger = (MetricsLogger(self.out_dir, tensorboard=c.tensorboard, resume_step=done) if self.dp.is_main
                   else _MemoryLogger())
+        if self.dp.is_main:
+            self.write_heldout_record()
         progress = _progress(c.progress)
         started, last = time.perf_counter(), done
         try:
@@ -289,6 +334,10 @@ class GRPOTrainer:
                 bar = progress.add_task("GRPO", total=c.steps, completed=done, reward=0.0)
                 for step in range(done, c.steps):
                     metrics = self.step(step)
+                    every = c.heldout.every
+                    if every and self.run_tasks.heldout and self.dp.is_main and ((step + 1) % every == 0
+                                                                             or step + 1 == c.steps):
+                        metrics.update(self.evaluate_heldout(step))
                     logger.log(step, metrics)
                     if self.on_step is not None:
                         self.on_step(step, metrics)

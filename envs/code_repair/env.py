@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from agentgym.api import Action, StepResult, Task, ToolCall, Verdict
-from agentgym.envs.code_repair.edits import Edit, edits_between, replace_exact
+from agentgym.envs.code_repair.edits import replace_exact
+from agentgym.envs.code_repair.gold import gold_calls
 from agentgym.envs.code_repair.image import REPO_IN_IMAGE, ensure_image
 from agentgym.envs.code_repair.patch import PatchError, apply_patch, patched_paths
 from agentgym.envs.code_repair.requirements import check_pytest
@@ -62,6 +63,8 @@ class CodeRepairEnv(ToolEnv):
         base_image: the image the per-repository images build on (offline: `agentgym docker build-base`).
         pool_size: local sandboxes kept created ahead of time in a process-wide `SandboxPool` per sandbox config
             (uid leased, working directory made), so a reset takes a ready one; 0 disables it.
+        root: where relative ``data["repo"]``/``data["venv"]`` paths point (a task file's folder that ships its
+            snapshots); None: relative paths are taken from the working directory.
     """
 
     name = "code_repair"
@@ -75,8 +78,9 @@ class CodeRepairEnv(ToolEnv):
     def __init__(self, *, max_turns: int = 50, backend: str = "local", bash_timeout_s: float = 60.0,
                  max_output_chars: int = 8000, verify_hash: bool = False, python_executable: str | None = None,
                  docker_client: Any = None, tool_format: str = "auto", pool_size: int = 0,
-                 base_image: str = BASE_IMAGE) -> None:  # fmt: skip
+                 base_image: str = BASE_IMAGE, root: str | Path | None = None) -> None:  # fmt: skip
         super().__init__(max_turns=max_turns, tool_format=tool_format)
+        self.root = Path(root) if root is not None else None
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
         if not isinstance(bash_timeout_s, (int, float)) or bash_timeout_s <= 0:
@@ -106,7 +110,7 @@ class CodeRepairEnv(ToolEnv):
     # --- episode set-up -----------------------------------------------------------------------------------------
     async def on_reset(self, task: Task, seed: int | None) -> None:
         await self._drop_box()
-        data = parse_task_data(task.data)
+        data = parse_task_data(self._rooted(task).data)
         if not data.venv and self.backend == "local":  # tests run with our interpreter: fail now if it lacks pytest
             await asyncio.to_thread(check_pytest, self.python_executable, known_good=self._pytest_ok)
         snapshot = await asyncio.to_thread(materialize, expand_path(data.repo))
@@ -125,6 +129,14 @@ class CodeRepairEnv(ToolEnv):
         else:
             await asyncio.to_thread(populate, self.box, snapshot)
         await write_files(self.box, self.start_files)
+
+    def _rooted(self, task: Task) -> Task:
+        """`task` with its relative ``repo``/``venv`` paths resolved against `root` (unchanged without a root)."""
+        if self.root is None:
+            return task
+        fix = {k: str(self.root / v) for k in ("repo", "venv")
+               if isinstance(v := task.data.get(k), str) and v and not v.startswith(("$", "~", "/"))}
+        return task.model_copy(update={"data": {**task.data, **fix}}) if fix else task
 
     def _hash(self, snapshot: Path) -> str:
         key = (str(snapshot), snapshot.stat().st_mtime)
@@ -351,7 +363,7 @@ class CodeRepairEnv(ToolEnv):
     def reference_action(self, task: Task) -> Action:
         """Apply the gold patch through `edit_file` calls (plus `bash rm` for deleted files), then submit."""
         calls = [ToolCall(id=f"ref-{i}", name=name, arguments=args)
-                 for i, (name, args) in enumerate(gold_calls(task))]  # fmt: skip
+                 for i, (name, args) in enumerate(gold_calls(self._rooted(task)))]  # fmt: skip
         calls.append(ToolCall(id="ref-submit", name="submit", arguments={}))
         return Action(tool_calls=calls)
 
@@ -367,32 +379,3 @@ def _infra_checked(result: ExecResult) -> ExecResult:
     if result.error is not None:
         raise SandboxError(f"the sandbox could not run the command: {result.error}")
     return result
-
-
-def gold_edits(task: Task) -> list[Edit]:
-    """The gold patch as exact-match edits on the episode's starting files (snapshot + bug patch)."""
-    data = parse_task_data(task.data)
-    snapshot = materialize(expand_path(data.repo))
-    start = starting_files(snapshot, data)
-    base = {p: (start[p] if p in start else read_text(snapshot, p)) for p in patched_paths(data.gold_patch)}
-    fixed = apply_patch(base, data.gold_patch)
-    edits: list[Edit] = []
-    for path, after in fixed.items():
-        before = base.get(path)
-        if after is None:
-            edits.append(Edit(path, "", ""))  # a deletion, turned into `bash rm` by gold_calls
-        elif before is None:
-            edits.append(Edit(path, "", after))
-        else:
-            edits.extend(edits_between(path, before, after))
-    return edits
-
-
-def gold_calls(task: Task) -> list[tuple[str, dict[str, Any]]]:
-    out: list[tuple[str, dict[str, Any]]] = []
-    for e in gold_edits(task):
-        if e.old == "" and e.new == "":
-            out.append(("bash", {"cmd": f"rm -f -- {shlex.quote(e.path)}"}))
-        else:
-            out.append(("edit_file", {"path": e.path, "old": e.old, "new": e.new}))
-    return out

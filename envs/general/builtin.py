@@ -1,14 +1,17 @@
 """The built-in `general` environments and tasks: a bundle shipped as package data, materialized once into a cache.
 
-`data/builtin.json` was written by the synthesis pipeline (``agentgym.synth.general.bundle``) from the procedural
-generators, so ``GeneralEnv()`` works offline with no synthesis step. It holds each environment as its manifest, its
-tools source and its DB as an SQL dump, plus the tasks. The first use rebuilds the folders under
+`data/builtin.json.gz` was written by the synthesis pipeline (``scripts/build_general_bundle.py``, i.e.
+``agentgym.synth.general.bundle``: 200 procedural tasks over about 60 environments, seed 0), so ``GeneralEnv()`` works
+offline with no synthesis step, and a held-out split of it still leaves a large disjoint training pool. It holds each
+environment as its manifest, its tools source and its DB as an SQL dump, plus the tasks. The first use rebuilds the
+folders under
 ``$XDG_CACHE_HOME/agentgym/general/<bundle hash>/`` (written to a temporary directory, then renamed into place).
 """
 
 from __future__ import annotations
 
 import functools
+import gzip
 import hashlib
 import json
 import os
@@ -19,7 +22,7 @@ from pathlib import Path
 
 from agentgym.api import Task
 
-BUNDLE_PATH = Path(__file__).with_name("data") / "builtin.json"
+BUNDLE_PATH = Path(__file__).with_name("data") / "builtin.json.gz"
 BUNDLE_FORMAT = "agentgym-general-bundle/1"
 
 
@@ -32,7 +35,7 @@ def cache_dir() -> Path:
 @functools.cache
 def _bundle() -> tuple[dict, str]:
     raw = BUNDLE_PATH.read_bytes()
-    bundle = json.loads(raw)
+    bundle = json.loads(gzip.decompress(raw))
     if bundle.get("format") != BUNDLE_FORMAT:
         raise ValueError(f"{BUNDLE_PATH}: format must be {BUNDLE_FORMAT!r}, got {bundle.get('format')!r}")
     return bundle, hashlib.sha256(raw).hexdigest()[:16]

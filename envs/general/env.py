@@ -22,6 +22,7 @@ from agentgym.envs.general.folder import (
 )
 from agentgym.envs.general.pool import shared_runtime_pool
 from agentgym.envs.general.runtime import SandboxRuntime, WorkerFailed
+from agentgym.envs.general.taskset import read_task_set, task_file
 
 from agentgym.api import (
     Action,
@@ -60,7 +61,10 @@ class GeneralEnv:
 
     Args:
         root: where relative ``task.data["env_dir"]`` paths point (a synthesis output directory). Default: the
-            built-in environments shipped with the package, materialized once into a cache directory.
+            built-in environments shipped with the package, materialized once into a cache directory; with `tasks`,
+            the task file's folder.
+        tasks: serve these synthesized tasks from `sample_tasks` instead of the built-in ones: a task JSONL file or
+            an ``agentgym synth general`` output folder (`taskset.py`).
         max_turns: steps before the episode is truncated (each step, valid or not, counts).
         tool_format: how to parse tool calls out of plain text ("auto", "hermes" or "deepseek").
         call_timeout_s: the longest one tool call or verification may take.
@@ -73,12 +77,13 @@ class GeneralEnv:
 
     def __init__(self, *, root: str | Path | None = None, max_turns: int = 16, tool_format: str = "auto",
                  call_timeout_s: float = 5.0, sandbox: SandboxConfig | None = None,
-                 pool_size: int = 0) -> None:  # fmt: skip
+                 pool_size: int = 0, tasks: str | Path | None = None) -> None:  # fmt: skip
         if not isinstance(max_turns, int) or max_turns < 1:
             raise ValueError(f"max_turns must be a positive integer, got {max_turns!r}")
         if tool_format not in ("auto", "hermes", "deepseek"):
             raise ValueError(f"tool_format must be 'auto', 'hermes' or 'deepseek', got {tool_format!r}")
-        self.root = Path(root) if root is not None else None
+        self.tasks_path = task_file(tasks) if tasks is not None else None
+        self.root = Path(root) if root is not None else self.tasks_path.parent if self.tasks_path else None
         self.max_turns = max_turns
         self.tool_format = tool_format
         if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 0:
@@ -172,10 +177,10 @@ class GeneralEnv:
         return Action(tool_calls=calls)
 
     def sample_tasks(self, n: int, *, seed: int = 0) -> list[Task]:
-        """`n` of the built-in tasks (cycling when n exceeds them), in an order fixed by `seed`."""
+        """`n` of the built-in tasks, or of the `tasks` set (cycling when n exceeds them), in an order fixed by `seed`."""
         if not isinstance(n, int) or n < 0:
             raise ValueError(f"n must be a non-negative integer, got {n!r}")
-        tasks = builtin_tasks()
+        tasks = read_task_set(self.tasks_path) if self.tasks_path is not None else builtin_tasks()
         order = list(range(len(tasks)))
         random.Random(seed).shuffle(order)
         return [tasks[order[i % len(order)]] for i in range(n)]

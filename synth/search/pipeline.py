@@ -95,10 +95,18 @@ class SynthReport:
 async def synthesize(config: SearchSynthConfig, store_path: str | Path, *, question_policy: Policy | None = None,
                      question_model: str = "llm", answer_policies: Sequence[tuple[str, Policy]] = (),
                      progress: bool = True) -> SynthReport:
-    """Run units 0, 1, ... until `config.num_tasks` are accepted or `config.max_units` are spent."""
+    """Run units 0, 1, ... until `config.num_tasks` are accepted or `config.max_units` are spent.
+
+    With `config.env_kwargs` (a corpus or index of its own), ``env_kwargs.json`` is written beside the store, so a
+    task source reading that folder makes the env over the same index (`agentgym.tasksource`).
+    """
     from rich.progress import Progress
 
+    from agentgym.tasksource import write_env_kwargs
+
     store = Store(store_path)
+    if config.env_kwargs:
+        write_env_kwargs(Path(store_path).parent, "search", config.env_kwargs)
     session = ToolSession(config.env_kwargs)
     agents: list[AnswerAgent] = baseline_answerers(session) + [
         PolicyAnswerer(name, policy, env_kwargs=config.env_kwargs, max_turns=config.answer_turns)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from agentgym.synth.general.bundle import build_bundle
 
 @pytest.mark.slow
 def test_the_shipped_bundle_matches_a_fresh_build():
-    shipped = json.loads((Path(general_env.__file__).parent / "data" / "builtin.json").read_text())
+    shipped = json.loads(gzip.decompress((Path(general_env.__file__).parent / "data" / "builtin.json.gz").read_bytes()))
     fresh = json.loads(json.dumps(build_bundle()))
     assert [t["id"] for t in fresh["tasks"]] == [t["id"] for t in shipped["tasks"]]
     assert fresh["environments"] == shipped["environments"]
