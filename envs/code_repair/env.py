@@ -43,6 +43,7 @@ from agentgym.toolenv import ToolEnv, ToolError, tool
 BACKENDS = ("local", "docker")
 MAX_READ_LINES = 400
 MAX_LISTED_ENTRIES = 300
+MAX_ARGUMENT_BYTES = 100_000  # Linux refuses any one command-line string over 128 KiB (MAX_ARG_STRLEN)
 
 
 class CodeRepairEnv(ToolEnv):
@@ -175,6 +176,7 @@ class CodeRepairEnv(ToolEnv):
     @tool("Run a shell command in the repository (no network). Output is truncated to its head and tail.",
           cmd={"type": "string", "description": "e.g. grep -rn 'def parse' src/"})
     async def bash(self, cmd: str) -> str:
+        _check_argv("cmd", cmd)
         data = self._run_data()
         env = {"PATH": f"{data.venv}/bin:/usr/local/bin:/usr/bin:/bin"} if data.venv else {}  # None on docker
         if data.pythonpath:
@@ -218,6 +220,7 @@ class CodeRepairEnv(ToolEnv):
 
     @tool("List a directory of the repository (folders end with '/').", path={"type": "string"})
     async def list_dir(self, path: str = ".") -> str:
+        _check_argv("path", path)
         result = await self.box.arun(["ls", "-1Ap", "--", path], timeout_s=30)
         if not result.ok:
             raise ToolError(f"cannot list {path!r}: {result.stderr.strip() or result.summary(timing=False)}")
@@ -231,6 +234,7 @@ class CodeRepairEnv(ToolEnv):
     async def run_tests(self, ids: list[str] | None = None) -> str:
         if ids is not None and not all(isinstance(i, str) and i.strip() for i in ids):
             raise ToolError("ids must be a list of non-empty strings (pytest node ids or paths)")
+        _check_argv("ids", "".join(ids or []))
         run = await run_tests(self.box, self._run_data(), [i.strip() for i in ids or []], python=self._python(),
                               is_file=self._is_snapshot_file)  # fmt: skip
         if run.result is not None:
@@ -355,6 +359,16 @@ class CodeRepairEnv(ToolEnv):
         from agentgym.envs.code_repair.fixture import fixture_tasks
 
         return fixture_tasks(n, seed=seed)
+
+
+def _check_argv(what: str, text: str) -> None:
+    """Raise `ToolError` when the agent's `text` cannot go on a command line (a NUL, or too long for the kernel)."""
+    if "\x00" in text:
+        raise ToolError(f"{what} contains a NUL character (\\x00), which no command line can carry; remove it")
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_ARGUMENT_BYTES:
+        raise ToolError(f"{what} is too long ({size} bytes; the limit is {MAX_ARGUMENT_BYTES}); put long content in a "
+                        "file with edit_file and run that instead")
 
 
 def _infra_checked(result: ExecResult) -> ExecResult:
