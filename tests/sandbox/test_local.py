@@ -108,7 +108,7 @@ def test_rlimits_are_in_effect():
         assert big.killed_by == "file size" and "File too large" in big.stderr
         assert big.summary() == "stopped by the file-size limit 1 MiB (a write grew a file past it)"
         files = box.run_python("import os\nfds = [os.open('/dev/null', os.O_RDONLY) for _ in range(100)]")
-        assert files.exit_code == 1 and "Too many open files" in files.stderr
+        assert files.exit_code == 1 and "Too many open files" in files.stderr and files.killed_by == "open files"
 
 
 def test_output_is_truncated_with_a_marker():
@@ -118,7 +118,7 @@ def test_output_is_truncated_with_a_marker():
     assert result.stdout_truncated and not result.stderr_truncated
     assert result.stdout == "a" * 750 + "\n[... truncated 4,003 bytes ...]\n" + "a" * 247 + "END"
     assert result.stderr == "e" * 10
-    assert result.summary().endswith("; stdout truncated")
+    assert result.summary().endswith("; stdout truncated at the output limit")
 
 
 def test_the_process_runs_as_an_unprivileged_uid_when_we_are_root(box):
