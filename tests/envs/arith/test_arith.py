@@ -214,10 +214,10 @@ def test_calculator_refuses_with_a_clear_tool_error(expression, message):
     "(" * 60 + "99 ** 60" + " * 99 ** 60)" * 60,
 ])
 def test_calculator_refuses_huge_work_quickly(expression):
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time of this process: other load on the machine does not count
     with pytest.raises(ToolError, match=exactly("result has more than 200 digits")):
         evaluate(expression)
-    assert time.perf_counter() - start < 0.5
+    assert time.process_time() - start < 0.5
 
 
 def test_calculator_never_calls_eval_or_exec(monkeypatch):
