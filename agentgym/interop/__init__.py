@@ -1,6 +1,6 @@
 """Adapters between agentgym envs and other ecosystems (MCP, OpenEnv-style HTTP, single-turn datasets).
 
-Each adapter is optional: the `mcp` SDK is imported only when an MCP adapter is used (``pip install 'agentgym[mcp]'``),
+Each adapter is optional: the `mcp` SDK is imported only when an MCP adapter is used (``pip install 'agentgym-rl[mcp]'``),
 and the HTTP adapters use the standard library alone.
 """
 

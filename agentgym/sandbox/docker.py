@@ -22,7 +22,7 @@ from agentgym.sandbox.local import BASE_ENV, Command, to_argv
 from agentgym.sandbox.output import OutputCapture
 from agentgym.sandbox.result import ExecResult, format_bytes
 
-INSTALL_DOCKER = "pip install 'agentgym[docker]'"
+INSTALL_DOCKER = "pip install 'agentgym-rl[docker]'"
 EXEC_UID = 10001
 """Uid of the commands; the keep-alive runs as 65534, out of reach of the sweep."""
 _B64_CHUNK = 96 * 1024  # one argv string may not exceed 128 KiB (MAX_ARG_STRLEN)

@@ -57,7 +57,7 @@ class CodeRepairEnv(ToolEnv):
         max_output_chars: longest tool output shown to the agent (head and tail kept).
         verify_hash: check each snapshot against the task's `repo_sha256` at reset.
         python_executable: interpreter for tasks without a prepared venv; it must import pytest
-            (``pip install 'agentgym[code]'``), checked at the first reset of such a task.
+            (``pip install 'agentgym-rl[code]'``), checked at the first reset of such a task.
         docker_client: a docker SDK client for the docker backend (tests pass a fake one).
         pool_size: local sandboxes kept created ahead of time in a process-wide `SandboxPool` per sandbox config
             (uid leased, working directory made), so a reset takes a ready one; 0 disables it.

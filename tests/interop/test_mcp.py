@@ -195,7 +195,7 @@ def test_without_the_mcp_sdk_the_error_is_the_install_command(monkeypatch):
     from agentgym.interop import build_mcp_server
 
     monkeypatch.setitem(sys.modules, "mcp", None)  # makes `import mcp` fail as if it were not installed
-    with pytest.raises(DependencyNotInstalled, match=r"pip install 'agentgym\[mcp\]'"):
+    with pytest.raises(DependencyNotInstalled, match=r"pip install 'agentgym-rl\[mcp\]'"):
         MCPConnection(MCPServerConfig(command=sys.executable))
     with pytest.raises(DependencyNotInstalled, match=r"^Serving an env over MCP needs the Python package 'mcp'"):
         build_mcp_server(agentgym.make("arith"))
