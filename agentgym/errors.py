@@ -55,5 +55,5 @@ def require(module: str, extra: str, feature: str):
     except ImportError as e:
         raise DependencyNotInstalled(
             f"{feature} needs the Python package '{module}', which is not installed. "
-            f"Install it with: pip install 'agentgym[{extra}]'"
+            f"Install it with: pip install 'agentgym-rl[{extra}]'"
         ) from e

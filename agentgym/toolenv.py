@@ -67,6 +67,13 @@ class ToolEnv:
     Subclasses set `name` and `system_prompt`, define tools with `@tool`, and end the episode by returning a `Verdict`
     from a tool (usually `submit`). Optional hooks: `on_reset`, `reference_action`, `sample_tasks`, `aclose`.
 
+    How a tool's exception is labelled: `ToolError` is the agent's mistake (`model_error`, its text is the
+    observation). So is an exception in `argument_errors`: the types that only the values a tool was given can cause
+    (a number too large for a float, text no codec takes, nesting deeper than the stack). Any other exception is a bug
+    or an infrastructure failure (`env_error`, "not your fault"). A tool should still catch what its arguments can
+    break and raise `ToolError` with a message that says what to change; `agentgym.fuzz.fuzz_env` finds the cases it
+    missed.
+
     Attributes:
         max_turns: steps before the episode is truncated (each step, valid or not, counts).
         tool_format: how to parse tool calls out of plain text ("auto", "hermes" or "deepseek").
@@ -74,6 +81,7 @@ class ToolEnv:
 
     name: ClassVar[str] = "toolenv"
     system_prompt: ClassVar[str] = "You are a helpful agent. Use the tools to solve the task."
+    argument_errors: ClassVar[tuple[type[BaseException], ...]] = (OverflowError, UnicodeError, RecursionError)
 
     def __init__(self, *, max_turns: int = 16, tool_format: str = "auto") -> None:
         if not isinstance(max_turns, int) or max_turns < 1:
@@ -187,6 +195,9 @@ class ToolEnv:
             result = await method(**arguments)
         except ToolError as e:
             return f"error: {e}", "model_error"
+        except self.argument_errors as e:
+            return (f"error: tool {call.name!r} cannot work with the arguments it was given ({type(e).__name__}: "
+                    f"{e}); use smaller numbers, shorter or plainer text, or less nesting"), "model_error"
         except Exception as e:  # noqa: BLE001 - an env bug must not look like the agent's fault
             return f"internal error in tool {call.name!r} ({type(e).__name__}: {e}); this is not your fault", "env_error"
         if isinstance(result, Verdict):

@@ -2,7 +2,7 @@
 
 Both engines index the same passages, tokenized by the same tokenizer, and answer the same queries (task queries,
 titles and phrases drawn from the python-docs corpus). The baseline `rank-bm25` (`BM25Okapi`) is measured in the same
-run. Usage: `python benchmarks/search.py [--queries 300]`. Needs `pip install 'agentgym[search]' rank-bm25`.
+run. Usage: `python benchmarks/search.py [--queries 300]`. Needs `pip install 'agentgym-rl[search]' rank-bm25`.
 """
 
 from __future__ import annotations

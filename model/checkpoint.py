@@ -22,7 +22,7 @@ def _safetensors():
     try:
         import safetensors.torch as st
     except ImportError as e:
-        raise ImportError("checkpoints need the `safetensors` package: pip install 'agentgym[model]'") from e
+        raise ImportError("checkpoints need the `safetensors` package: pip install 'agentgym-rl[model]'") from e
     return st
 
 

@@ -45,7 +45,7 @@ def read_gguf(path: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     try:
         import gguf
     except ImportError as e:
-        raise ImportError("reading GGUF needs the `gguf` package: pip install 'agentgym[model]'") from e
+        raise ImportError("reading GGUF needs the `gguf` package: pip install 'agentgym-rl[model]'") from e
     reader = gguf.GGUFReader(path)
     metadata = {key: field.contents() for key, field in reader.fields.items()}
     tensors = {}

@@ -59,7 +59,7 @@ class Tokenizer:
             from tokenizers import AddedToken, decoders, models, pre_tokenizers
             from tokenizers import Tokenizer as HFTokenizer
         except ImportError as e:
-            raise ImportError("the tokenizer needs the `tokenizers` package: pip install 'agentgym[model]'") from e
+            raise ImportError("the tokenizer needs the `tokenizers` package: pip install 'agentgym-rl[model]'") from e
         kind = metadata.get("tokenizer.ggml.model")
         if kind != "gpt2":
             raise ValueError(f"Tokenizer.from_gguf_metadata: only byte-level BPE ('gpt2') is supported, got {kind!r}")

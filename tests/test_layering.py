@@ -44,6 +44,7 @@ ALLOWED: dict[str, list[str]] = {
     "agentgym.heldout": CORE,
     "agentgym.toolenv": CORE + ["agentgym.tools"],
     "agentgym.gym": CORE + ["agentgym.registry"],
+    "agentgym.fuzz": CORE + ["agentgym.registry", "agentgym.tools"],
     "agentgym.checker": CORE + ["agentgym.gym"],
     "agentgym.sandbox": CORE + ["agentgym.diskcache"],
     "agentgym.envs": CORE + ["agentgym.tools", "agentgym.toolenv", "agentgym.sandbox", "agentgym.jsonio",

@@ -160,7 +160,7 @@ def test_builtin_arith_comes_from_the_entry_point():
     values = {ep.name: ep.value for ep in md.entry_points(group=ENTRY_POINT_GROUP)}
     assert values.get("arith") == ARITH
     spec = Registry().spec("arith")
-    assert spec.source.startswith("plugin agentgym ")
+    assert spec.source.startswith("plugin agentgym-rl ")
 
 
 # --- malformed registrations ---------------------------------------------------------------------------------------
@@ -222,10 +222,10 @@ def test_duplicate_name_names_both_entry_points(plugins):
 
 
 def test_register_over_an_installed_plugin_names_the_plugin(plugins):
-    plugins.entry_points = [entry_point("arith", ARITH, dist="agentgym", version="0.1.0")]
+    plugins.entry_points = [entry_point("arith", ARITH, dist="agentgym-rl", version="0.1.0")]
     reg = Registry()
     with pytest.raises(RegistrationError, match=exactly(
-        f"env 'arith' is registered twice: {ARITH} (from plugin agentgym 0.1.0) and {__name__}:Dummy "
+        f"env 'arith' is registered twice: {ARITH} (from plugin agentgym-rl 0.1.0) and {__name__}:Dummy "
         "(from register()). Rename one of them, or uninstall the plugin you do not want "
         "(`pip uninstall <distribution>`)."
     )):

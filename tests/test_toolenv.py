@@ -406,3 +406,80 @@ async def test_reset_restores_the_turn_budget():
     await env.reset(TASK, seed=0)
     assert env.num_turns == 0
     assert (await env.step(Action(tool_calls=[call("submit", answer=5)]))).terminated
+
+
+# --- what the agent's arguments break is the agent's mistake (issue #23) --------------------------------------------
+class FragileEnv(CalcEnv):
+    """Tools that fail only on odd arguments: as tools written without huge numbers or odd text in mind do."""
+
+    @tool("Halve a number.")
+    async def halve(self, x: float) -> str:
+        return str(float(x) / 2)
+
+    @tool("Encode text as Latin-1.")
+    async def latin1(self, text: str) -> str:
+        return text.encode("latin-1").hex()
+
+
+async def test_an_overflow_caused_by_the_arguments_is_a_model_error():
+    env = FragileEnv()
+    await env.reset(TASK, seed=0)
+    result = await env.step(Action(tool_calls=[call("halve", x=10**400)]))
+    assert result.observation.messages[0].content == (
+        "error: tool 'halve' cannot work with the arguments it was given (OverflowError: int too large to convert to "
+        "float); use smaller numbers, shorter or plainer text, or less nesting")
+    assert result.error == "model_error" and env.is_running
+
+
+async def test_text_a_tool_cannot_encode_is_a_model_error():
+    env = FragileEnv()
+    await env.reset(TASK, seed=0)
+    result = await env.step(Action(tool_calls=[call("latin1", text="🙂")]))
+    assert result.error == "model_error"
+    assert result.observation.messages[0].content.startswith(
+        "error: tool 'latin1' cannot work with the arguments it was given (UnicodeEncodeError: ")
+
+
+async def test_an_env_may_narrow_the_argument_errors_back_to_env_errors():
+    class Strict(FragileEnv):
+        argument_errors = ()
+
+    env = Strict()
+    await env.reset(TASK, seed=0)
+    result = await env.step(Action(tool_calls=[call("halve", x=10**400)]))
+    assert result.error == "env_error"
+    assert result.observation.messages[0].content.endswith("this is not your fault")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"x": float("nan")}, "error: tool 'halve': argument 'x' must be a finite number, got nan (JSON has no NaN or "
+                              "Infinity)"),
+        ({"x": float("-inf")}, "error: tool 'halve': argument 'x' must be a finite number, got -inf (JSON has no NaN "
+                               "or Infinity)"),
+        ('{"x": Infinity}', "error: tool 'halve': argument 'x' must be a finite number, got inf (JSON has no NaN or "
+                            "Infinity)"),
+        ({"text": "ab\udcff"}, "error: tool 'latin1': argument 'text' contains an unpaired surrogate '\\udcff' at "
+                               "character 2, which is not valid Unicode; send plain UTF-8 text"),
+        ('{"text": "\\ud800"}', "error: tool 'latin1': argument 'text' contains an unpaired surrogate '\\ud800' at "
+                                "character 0, which is not valid Unicode; send plain UTF-8 text"),
+    ],
+)
+async def test_values_json_cannot_carry_are_refused_before_the_tool_runs(arguments, message):
+    env = FragileEnv()
+    await env.reset(TASK, seed=0)
+    name = message.split("'")[1]
+    result = await env.step(Action(tool_calls=[ToolCall(id="c1", name=name, arguments=arguments)]))
+    assert [m.content for m in result.observation.messages] == [message]
+    assert result.error == "model_error"
+
+
+def test_validate_finds_odd_values_nested_and_in_keys():
+    spec = ToolSpec(name="t", parameters={"type": "object", "additionalProperties": True})
+    assert validate_call(ToolCall(name="t", arguments={"a": [1, {"b": float("nan")}]}), [spec]) == (
+        "tool 't': argument 'a[1].b' must be a finite number, got nan (JSON has no NaN or Infinity)")
+    assert validate_call(ToolCall(name="t", arguments={"k\udcff": 1}), [spec]) == (
+        "tool 't': an argument name under arguments contains an unpaired surrogate '\\udcff' at character 1, which is "
+        "not valid Unicode; send plain UTF-8 text")
+    assert validate_call(ToolCall(name="t", arguments={"a": "🙂 paired surrogates are fine"}), [spec]) is None

@@ -48,7 +48,7 @@ def _print_summary(console: Console, metrics: list[EnvMetrics], run_dir: Path) -
     console.print(f"wrote {run_dir / RESULTS_FILE}, {run_dir / REPORT_FILE}, {run_dir / PLOT_DIR}/*.png and "
                   f"{run_dir / TRAJECTORY_DIR}/*.jsonl", soft_wrap=True)
     if importlib.util.find_spec("matplotlib") is None:
-        console.print("[yellow]plots skipped: matplotlib is not installed (pip install 'agentgym[eval]')[/]",
+        console.print("[yellow]plots skipped: matplotlib is not installed (pip install 'agentgym-rl[eval]')[/]",
                       soft_wrap=True)
 
 

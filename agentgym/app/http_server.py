@@ -215,7 +215,10 @@ class _Handler(BaseHTTPRequestHandler):
             status, payload = 400, {"error": {"type": type(e).__name__, "message": str(e)}}
         except Exception as e:  # noqa: BLE001 - an env bug is a 500 with its message, and the server lives on
             status, payload = 500, {"error": {"type": "env_error", "message": f"{type(e).__name__}: {e}"}}
-        send_json(self, status, payload)
+        try:
+            send_json(self, status, payload)
+        except (TypeError, ValueError) as e:  # nothing was sent yet: a reply that cannot be encoded still gets one
+            send_json(self, 500, {"error": {"type": "env_error", "message": f"reply not encodable: {type(e).__name__}"}})
 
     def _body(self) -> dict[str, Any]:
         try:

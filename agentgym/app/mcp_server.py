@@ -14,6 +14,7 @@ from typing import Any, Sequence
 
 from agentgym.api import Action, Task, ToolCall
 from agentgym.errors import AgentGymError, ResetNeeded
+from agentgym.jsonio import utf8_safe
 from agentgym.interop.mcp_connection import require_mcp
 
 RESET_TOOL = "reset_episode"
@@ -107,6 +108,7 @@ def build_mcp_server(env: Any, tasks: Sequence[Task] | None = None) -> Any:
 
     async def call_tool(ctx: Any, params: Any) -> Any:
         text, status, is_error = await logic.call(params.name, dict(params.arguments or {}))
+        text, status = utf8_safe(text), utf8_safe(status)  # the SDK's writer dies on a lone surrogate
         return types.CallToolResult(content=[types.TextContent(text=text)], structured_content=status or None,
                                     is_error=is_error)
 

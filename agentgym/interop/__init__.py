@@ -2,7 +2,7 @@
 
 These are clients: each wraps something outside as an agentgym `Env`. The other direction (serving an agentgym env
 over HTTP or MCP) is the application's job: `agentgym.app.http_server` and `agentgym.app.mcp_server`.
-The `mcp` SDK is imported only when an MCP adapter is used (``pip install 'agentgym[mcp]'``); the HTTP adapter uses the
+The `mcp` SDK is imported only when an MCP adapter is used (``pip install 'agentgym-rl[mcp]'``); the HTTP adapter uses the
 standard library alone.
 """
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from agentgym.api import Action, Observation, StepResult, Task, ToolSpec
 from agentgym.errors import AgentGymError, ResetNeeded
+from agentgym.jsonio import dumps_utf8
 
 
 class HttpEnvError(AgentGymError, RuntimeError):
@@ -106,7 +107,7 @@ class HttpEnv:
         return await asyncio.to_thread(self._request, method, path, body)
 
     def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-        data = None if body is None else json.dumps(body, ensure_ascii=False).encode("utf-8")
+        data = None if body is None else dumps_utf8(body)
         request = urllib.request.Request(self.url + path, data=data, method=method,
                                          headers={"Content-Type": "application/json"})
         try:

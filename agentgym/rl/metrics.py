@@ -25,7 +25,7 @@ class MetricsLogger:
                 from torch.utils.tensorboard import SummaryWriter
             except ImportError as e:
                 raise ImportError("TensorBoard logging needs the tensorboard package: "
-                                  "pip install 'agentgym[tensorboard]' (or pip install tensorboard)") from e
+                                  "pip install 'agentgym-rl[tensorboard]' (or pip install tensorboard)") from e
             self.writer = SummaryWriter(str(Path(out_dir) / "tensorboard"))
 
     def log(self, step: int, values: dict[str, Any]) -> None:
@@ -64,7 +64,7 @@ def read_metrics(path: str | Path) -> list[dict[str, Any]]:
 
 def plot_reward_curve(records: list[dict[str, Any]], path: str | Path, *, key: str = "reward_mean",
                       title: str = "GRPO reward") -> Path | None:
-    """Write a PNG of `key` over steps (needs matplotlib: pip install 'agentgym[eval]'); None when it is missing."""
+    """Write a PNG of `key` over steps (needs matplotlib: pip install 'agentgym-rl[eval]'); None when it is missing."""
     try:
         import matplotlib
 

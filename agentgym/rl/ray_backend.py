@@ -41,7 +41,7 @@ def import_ray() -> Any:
         import ray
     except ImportError:
         raise DependencyNotInstalled("the Ray rollout backend needs the Python package 'ray', which is not "
-                                     "installed. Install it with: pip install 'agentgym[ray]'") from None
+                                     "installed. Install it with: pip install 'agentgym-rl[ray]'") from None
     return ray
 
 

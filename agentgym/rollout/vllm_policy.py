@@ -23,7 +23,7 @@ from agentgym.api import Turn
 from agentgym.errors import DependencyNotInstalled
 from agentgym.rollout.engine_policy import EnginePolicy, EnginePolicyConfig
 
-VLLM_INSTALL_HINT = "pip install 'agentgym[vllm]' (GPU only: vLLM needs a CUDA GPU and replaces torch with its build)"
+VLLM_INSTALL_HINT = "pip install 'agentgym-rl[vllm]' (GPU only: vLLM needs a CUDA GPU and replaces torch with its build)"
 
 
 @dataclass(slots=True)

@@ -10,7 +10,7 @@ from typing import Any
 
 from agentgym.sandbox.errors import SandboxDependencyMissing
 
-INSTALL_DOCKER = "pip install 'agentgym[docker]'"
+INSTALL_DOCKER = "pip install 'agentgym-rl[docker]'"
 
 
 def load_docker() -> Any:

@@ -10,6 +10,10 @@ from agentgym.sandbox.process import RawOutcome
 from agentgym.sandbox.result import ExecResult, format_bytes
 
 _MEMORY_MARKERS = ("MemoryError", "Cannot allocate memory", "std::bad_alloc", "out of memory", "Out of memory")
+# RLIMIT_NPROC makes fork/clone fail with EAGAIN; shells and Python report it in these words. (EAGAIN from a
+# non-blocking read would match too, but a command that dies of one, under a process limit, is rare.)
+_FORK_FAILED = ("Resource temporarily unavailable", "Cannot fork", "cannot fork", "can't start new thread")
+_OPEN_FILES_MARKERS = ("Too many open files",)  # EMFILE under RLIMIT_NOFILE
 _WRAPPER_PREFIXES = ("bwrap: ", "setpriv: ", "unshare: ")
 
 
@@ -51,6 +55,12 @@ def interpret(raw: RawOutcome, launch: Launch, limits: SandboxLimits) -> ExecRes
     if limits.memory_bytes is not None and rc != 0 and any(marker in tail for marker in _MEMORY_MARKERS):
         reason = f"memory limit {format_bytes(limits.memory_bytes)}"
         return ExecResult(exit_code=exit_code, killed_by="memory", reason=reason, **common)
+    if limits.max_processes is not None and rc != 0 and any(marker in tail for marker in _FORK_FAILED):
+        reason = f"process limit of {limits.max_processes}"
+        return ExecResult(exit_code=exit_code, killed_by="processes", reason=reason, **common)
+    if limits.max_open_files is not None and rc != 0 and any(marker in tail for marker in _OPEN_FILES_MARKERS):
+        reason = f"open-file limit of {limits.max_open_files}"
+        return ExecResult(exit_code=exit_code, killed_by="open files", reason=reason, **common)
     if signum is not None:
         return ExecResult(exit_code=exit_code, killed_by=f"signal {signum}", reason=_signal_name(signum), **common)
     return ExecResult(exit_code=rc, **common)

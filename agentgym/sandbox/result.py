@@ -38,7 +38,8 @@ class ExecResult:
     stdout_truncated: bool = False
     stderr_truncated: bool = False
     killed_by: str | None = None
-    """Why it ended abnormally: "timeout", "memory", "cpu time", "file size", "signal N", or None."""
+    """Why it ended abnormally: the limit it hit ("timeout", "memory", "cpu time", "file size", "processes",
+    "open files"), "signal N", or None. Output past `max_output_bytes` is cut, not fatal: see `*_truncated`."""
     reason: str | None = None
     """The limit behind `killed_by`, in words (e.g. "memory limit 1 GiB"); None when there is none."""
     error: str | None = None
@@ -66,12 +67,18 @@ class ExecResult:
             head = f"killed after exceeding the {self.reason or 'CPU-time limit'} (SIGXCPU)"
         elif self.killed_by == "file size":
             head = f"stopped by the {self.reason or 'file-size limit'} (a write grew a file past it)"
+        elif self.killed_by == "processes":
+            head = f"stopped by the {self.reason or 'process limit'} (it could not start another process or thread; "
+            head += f"exit code {self.exit_code})"
+        elif self.killed_by == "open files":
+            head = f"stopped by the {self.reason or 'open-file limit'} (it could not open another file; "
+            head += f"exit code {self.exit_code})"
         elif self.killed_by is not None:
             head = f"killed by {self.killed_by}" + (f" ({self.reason})" if self.reason else "")
         else:
             head = f"exited with code {self.exit_code}" + (f" in {self.duration_s:.2f} s" if timing else "")
         notes = [
-            f"{name} truncated"
+            f"{name} truncated at the output limit"
             for name, cut in (("stdout", self.stdout_truncated), ("stderr", self.stderr_truncated))
             if cut
         ]

@@ -31,7 +31,10 @@ def _json_text(value: Any) -> str:
     try:
         text = json.dumps(value, ensure_ascii=False)
     except (TypeError, ValueError, RecursionError):
-        text = repr(value)
+        try:
+            text = repr(value)
+        except ValueError:  # an int of more than 4300 digits has no str() or repr()
+            text = f"<{_json_type(value)} of about {int(value.bit_length() * 0.30103)} digits>"
     return _clip(text, _VALUE_CHARS)
 
 

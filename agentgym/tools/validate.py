@@ -6,6 +6,8 @@ import difflib
 import functools
 import itertools
 import json
+import math
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,6 +24,7 @@ from agentgym.tools.messages import (
 )
 
 _MAX_SCHEMA_ERRORS = 3
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def validate_call(call: ToolCall, tools: Sequence[ToolSpec]) -> str | None:
@@ -30,7 +33,8 @@ def validate_call(call: ToolCall, tools: Sequence[ToolSpec]) -> str | None:
 
     Checks in order: the tool exists (with a "did you mean"), string arguments decode to a JSON object, no required
     argument is missing and none is unexpected (arguments not in `properties` are rejected unless the schema allows
-    them with `additionalProperties` or `patternProperties`), then the rest of the JSON schema (types, enums, bounds,
+    them with `additionalProperties` or `patternProperties`), every value is one JSON can carry (no NaN or Infinity,
+    no unpaired surrogate in a string or key, which no UTF-8 encoder accepts), then the rest of the JSON schema (types, enums, bounds,
     nested values), naming the path of the offending value. A string that decodes to a valid object is valid: decode
     it with `json.loads` before calling the tool.
 
@@ -58,7 +62,7 @@ def _validate(call: ToolCall, tools: Sequence[ToolSpec]) -> str | None:
                 return f"{prefix}arguments are not valid JSON ({_json_error(e)}): {_echo(call.arguments)}"
     if not isinstance(arguments, dict):
         return f"{prefix}arguments must be a JSON object, got {_describe(arguments)}"
-    problem = _check_names(arguments, spec.parameters)
+    problem = _check_names(arguments, spec.parameters) or _check_values(arguments)
     if problem is not None:
         return prefix + problem
     try:
@@ -98,6 +102,40 @@ def _check_names(arguments: dict[str, Any], schema: dict[str, Any]) -> str | Non
         expected = f"expected arguments: {', '.join(properties)}" if properties else "this tool takes no arguments"
         parts.append(f"unexpected argument{'s' if len(unexpected) > 1 else ''} {listed}; {expected}")
     return "; ".join(parts) or None
+
+
+def _check_values(value: Any, path: str = "") -> str | None:
+    """The first value JSON cannot carry: a non-finite number, or text with an unpaired surrogate (e.g. "\\udcff").
+
+    Python's `json` reads both (`NaN`, `"\\udcff"`), but no tool can pass them on: UTF-8 encoders refuse the
+    surrogate, and arithmetic on NaN or Infinity silently gives nonsense.
+    """
+    where = f"argument {_short(path)}" if path else "arguments"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{where} must be a finite number, got {value!r} (JSON has no NaN or Infinity)"
+    if isinstance(value, str):
+        return _check_text(value, where)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str) and (problem := _check_text(key, f"an argument name under {where}")):
+                return problem
+            problem = _check_values(item, f"{path}.{key}" if path else str(key))
+            if problem is not None:
+                return problem
+    if isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            problem = _check_values(item, f"{path}[{i}]")
+            if problem is not None:
+                return problem
+    return None
+
+
+def _check_text(text: str, where: str) -> str | None:
+    found = _SURROGATE.search(text)
+    if found is None:
+        return None
+    return (f"{where} contains an unpaired surrogate {ascii(found.group())} at character {found.start()}, which is "
+            "not valid Unicode; send plain UTF-8 text")
 
 
 @functools.lru_cache(maxsize=256)

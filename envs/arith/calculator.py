@@ -48,6 +48,8 @@ def evaluate(expression: str) -> int | float:
 
 def _eval(node: ast.AST) -> Fraction:
     if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+        if isinstance(node.value, int) and abs(node.value) >= 10**MAX_RESULT_DIGITS:  # before isfinite: float() overflows
+            raise ToolError(f"number has more than {MAX_RESULT_DIGITS} digits")
         if not math.isfinite(node.value):
             raise ToolError(f"number {node.value!r} is out of range")
         return Fraction(node.value)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 from agentgym.api import Action, Task, ToolCall, Verdict
 from agentgym.envs.arith.calculator import evaluate
 from agentgym.envs.arith.tasks import ArithTaskConfig, generate_tasks
 from agentgym.toolenv import ToolEnv, tool
+
+_MAX_SHOWN_DIGITS = 40  # a longer submitted integer is shown by its length only
 
 
 class ArithEnv(ToolEnv):
@@ -44,4 +48,18 @@ class ArithEnv(ToolEnv):
 
 
 def _number(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else repr(x)
+    """The answer as the verdict shows it; any JSON number, however large, has one (and never raises)."""
+    if isinstance(x, int):
+        if abs(x) < 10**_MAX_SHOWN_DIGITS:
+            return str(x)
+        return f"{'-' if x < 0 else ''}<an integer of {_num_digits(x)} digits>"
+    return str(int(x)) if math.isfinite(x) and x.is_integer() else repr(x)
+
+
+def _num_digits(x: int) -> int:
+    """Decimal digits of |x| without str() (which refuses more than 4300 digits)."""
+    n = abs(x)
+    k = max(0, int((n.bit_length() - 1) * math.log10(2)) - 1)  # a lower bound on floor(log10(n))
+    while n >= 10 ** (k + 1):
+        k += 1
+    return k + 1

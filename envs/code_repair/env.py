@@ -45,6 +45,7 @@ from agentgym.toolenv import ToolEnv, ToolError, tool
 BACKENDS = ("local", "docker")
 MAX_READ_LINES = 400
 MAX_LISTED_ENTRIES = 300
+MAX_ARGUMENT_BYTES = 100_000  # Linux refuses any one command-line string over 128 KiB (MAX_ARG_STRLEN)
 
 
 class CodeRepairEnv(ToolEnv):
@@ -58,7 +59,7 @@ class CodeRepairEnv(ToolEnv):
         max_output_chars: longest tool output shown to the agent (head and tail kept).
         verify_hash: check each snapshot against the task's `repo_sha256` at reset.
         python_executable: interpreter for tasks without a prepared venv; it must import pytest
-            (``pip install 'agentgym[code]'``), checked at the first reset of such a task.
+            (``pip install 'agentgym-rl[code]'``), checked at the first reset of such a task.
         docker_client: a docker SDK client for the docker backend (tests pass a fake one).
         base_image: the image the per-repository images build on (offline: `agentgym docker build-base`).
         pool_size: local sandboxes kept created ahead of time in a process-wide `SandboxPool` per sandbox config
@@ -192,6 +193,7 @@ class CodeRepairEnv(ToolEnv):
     @tool("Run a shell command in the repository (no network). Output is truncated to its head and tail.",
           cmd={"type": "string", "description": "e.g. grep -rn 'def parse' src/"})
     async def bash(self, cmd: str) -> str:
+        _check_argv("cmd", cmd)
         data = self._run_data()
         env = {"PATH": f"{data.venv}/bin:/usr/local/bin:/usr/bin:/bin"} if data.venv else {}  # None on docker
         if data.pythonpath:
@@ -235,6 +237,7 @@ class CodeRepairEnv(ToolEnv):
 
     @tool("List a directory of the repository (folders end with '/').", path={"type": "string"})
     async def list_dir(self, path: str = ".") -> str:
+        _check_argv("path", path)
         result = await self.box.arun(["ls", "-1Ap", "--", path], timeout_s=30)
         if not result.ok:
             raise ToolError(f"cannot list {path!r}: {result.stderr.strip() or result.summary(timing=False)}")
@@ -248,6 +251,7 @@ class CodeRepairEnv(ToolEnv):
     async def run_tests(self, ids: list[str] | None = None) -> str:
         if ids is not None and not all(isinstance(i, str) and i.strip() for i in ids):
             raise ToolError("ids must be a list of non-empty strings (pytest node ids or paths)")
+        _check_argv("ids", "".join(ids or []))
         run = await run_tests(self.box, self._run_data(), [i.strip() for i in ids or []], python=self._python(),
                               is_file=self._is_snapshot_file)  # fmt: skip
         if run.result is not None:
@@ -372,6 +376,16 @@ class CodeRepairEnv(ToolEnv):
         from agentgym.envs.code_repair.fixture import fixture_tasks
 
         return fixture_tasks(n, seed=seed)
+
+
+def _check_argv(what: str, text: str) -> None:
+    """Raise `ToolError` when the agent's `text` cannot go on a command line (a NUL, or too long for the kernel)."""
+    if "\x00" in text:
+        raise ToolError(f"{what} contains a NUL character (\\x00), which no command line can carry; remove it")
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_ARGUMENT_BYTES:
+        raise ToolError(f"{what} is too long ({size} bytes; the limit is {MAX_ARGUMENT_BYTES}); put long content in a "
+                        "file with edit_file and run that instead")
 
 
 def _infra_checked(result: ExecResult) -> ExecResult:

@@ -19,7 +19,7 @@ _PROBE = "import importlib.util, sys; sys.exit(0 if importlib.util.find_spec('py
 
 
 def check_pytest(python: str, *, known_good: set[str]) -> None:
-    """Raise `DependencyNotInstalled` (naming ``pip install 'agentgym[code]'``) unless `python` can import pytest.
+    """Raise `DependencyNotInstalled` (naming ``pip install 'agentgym-rl[code]'``) unless `python` can import pytest.
 
     This interpreter is checked with `importlib.util.find_spec` (pytest is not imported into the trainer); another
     interpreter with one subprocess probe. Interpreters that passed are remembered in `known_good`.
@@ -38,6 +38,6 @@ def check_pytest(python: str, *, known_good: set[str]) -> None:
         if not ok:
             raise DependencyNotInstalled(
                 f"{FEATURE} needs the Python package 'pytest' in the interpreter {python}, which cannot import it. "
-                f"Install it with: pip install 'agentgym[{EXTRA}]' (into that interpreter's environment)"
+                f"Install it with: pip install 'agentgym-rl[{EXTRA}]' (into that interpreter's environment)"
             )
     known_good.add(python)

@@ -9,7 +9,8 @@ Standard library only; the host never imports this module, it copies the file in
   ``{"ok": false, "error": "...", "kind": "model_error" | "env_error"}``. The change a tool makes is committed.
 - ``{"op": "verify", "source": S, "answer": A}`` → ``{"ok": true, "passed": bool, "reasons": [...]}``.
 
-A tool signals the agent's mistake by raising ValueError, KeyError or LookupError (its message is shown); any other
+A tool signals the agent's mistake by raising ValueError, KeyError or LookupError (its message is shown); an
+OverflowError or RecursionError (a number or nesting in the arguments too large to handle) counts the same. Any other
 exception is a bug in the generated tool and is reported as an env error.
 """
 
@@ -21,7 +22,7 @@ import sqlite3
 import sys
 import traceback
 
-AGENT_ERRORS = (ValueError, KeyError, LookupError)
+AGENT_ERRORS = (ValueError, KeyError, LookupError, OverflowError, RecursionError)  # what bad arguments raise
 
 
 def db_sha256(db):

@@ -62,7 +62,7 @@ class SandboxedKernel:
 
     Raises:
         KernelStartError: the kernel did not start (the message holds the tail of its log).
-        agentgym.errors.DependencyNotInstalled: jupyter-client is missing (``pip install 'agentgym[jupyter]'``).
+        agentgym.errors.DependencyNotInstalled: jupyter-client is missing (``pip install 'agentgym-rl[jupyter]'``).
     """
 
     def __init__(self, config: KernelConfig | None = None) -> None:

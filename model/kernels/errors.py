@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-TRITON_INSTALL_COMMAND = "pip install 'agentgym[triton]'"
+TRITON_INSTALL_COMMAND = "pip install 'agentgym-rl[triton]'"
 
 
 class KernelPathError(ValueError):

@@ -46,11 +46,11 @@ def test_missing_matplotlib_skips_plots_but_keeps_the_report(tmp_path, monkeypat
     for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` raise ImportError
-    with pytest.raises(DependencyNotInstalled, match=r"pip install 'agentgym\[eval\]'"):
+    with pytest.raises(DependencyNotInstalled, match=r"pip install 'agentgym-rl\[eval\]'"):
         plot_env(summarize("e", trajectories(1, 1)), trajectories(1, 1), tmp_path / "p")
     [metrics] = build_report(tmp_path)
     assert metrics.num_episodes == 4
     results = json.loads((tmp_path / "results.json").read_text())
-    assert results["plots"] == {} and "agentgym[eval]" in results["plots_skipped"]
+    assert results["plots"] == {} and "agentgym-rl[eval]" in results["plots_skipped"]
     assert "Plots were skipped" in (tmp_path / "report.md").read_text()
     assert not (tmp_path / "plots").exists()

@@ -143,3 +143,33 @@ def test_max_sessions_is_enforced_and_close_frees_a_slot():
 def test_serve_http_rejects_an_unknown_env_with_the_registry_message():
     with pytest.raises(agentgym.errors.UnregisteredEnv, match="Did you mean 'arith'"):
         serve_http("arth")
+
+
+# --- text no UTF-8 encoder takes (issue #23): a lone surrogate in a prompt or an action -----------------------------
+def test_lone_surrogates_round_trip_through_server_and_client(server):
+    task = agentgym.make("arith").sample_tasks(1, seed=0)[0].model_copy(update={"prompt": "what is \udcff 2+2?"})
+
+    async def play():
+        env = HttpEnv(server.url)
+        try:
+            observation = await env.reset(task, seed=0)
+            step = await env.step(Action(text="thinking \ud800", tool_calls=[
+                ToolCall(id="c1", name="calculator", arguments={"expression": "2+2\udcff"})]))
+            return observation, step
+        finally:
+            await env.close()
+
+    observation, step = asyncio.run(play())
+    assert observation.messages[1].content == "what is \udcff 2+2?"
+    assert step.error == "model_error" and "unpaired surrogate '\\udcff'" in step.observation.messages[0].content
+
+
+def test_the_server_answers_a_raw_request_with_a_surrogate_escape(server):
+    task = agentgym.make("arith").sample_tasks(1, seed=0)[0].model_dump(mode="json")
+    raw = json.dumps({"task": {**task, "prompt": "\udcff"}}).encode()  # ASCII bytes carrying the escape \udcff
+    status, body = post(server.url + "/reset", None, raw=raw)
+    assert status == 200 and body["observation"]["messages"][1]["content"] == "\udcff"
+    step = {"session_id": body["session_id"], "action": {"text": "\udcff", "tool_calls": []}}
+    status, reply = post(server.url + "/step", None, raw=json.dumps(step).encode())
+    assert status == 200 and reply["error"] == "model_error"
+    post(server.url + "/close", {"session_id": body["session_id"]})

@@ -196,7 +196,7 @@ def test_without_the_mcp_sdk_the_error_is_the_install_command(monkeypatch):
     from agentgym.app.mcp_server import build_mcp_server
 
     monkeypatch.setitem(sys.modules, "mcp", None)  # makes `import mcp` fail as if it were not installed
-    with pytest.raises(DependencyNotInstalled, match=r"pip install 'agentgym\[mcp\]'"):
+    with pytest.raises(DependencyNotInstalled, match=r"pip install 'agentgym-rl\[mcp\]'"):
         MCPConnection(MCPServerConfig(command=sys.executable))
     with pytest.raises(DependencyNotInstalled, match=r"^Serving an env over MCP needs the Python package 'mcp'"):
         build_mcp_server(agentgym.make("arith"))
@@ -206,3 +206,48 @@ def test_without_the_mcp_sdk_the_error_is_the_install_command(monkeypatch):
     monkeypatch.setitem(sys.modules, "mcp_types", None)  # the mcp 1.x layout: no mcp_types package
     with pytest.raises(DependencyNotInstalled, match=r"needs the mcp SDK version 2 or later \(found 1\.9\.0\)"):
         build_mcp_server(agentgym.make("arith"))
+
+
+# --- text no UTF-8 encoder takes (issue #23) ------------------------------------------------------------------------
+def test_a_lone_surrogate_in_an_argument_is_a_model_error_and_the_connection_lives_on(connection):
+    env = MCPToolsEnv(connection=connection, tasks=TASKS, name="capitals")
+
+    async def run():
+        await env.reset(TASKS[0], seed=0)
+        steps = [await env.step(call("lookup", country="Fran\udcffce")), await env.step(call("lookup", country="peru"))]
+        await env.close()
+        return steps
+
+    odd, after = asyncio.run(run())
+    assert odd.error == "model_error" and "unpaired surrogate '\\udcff'" in odd.observation.messages[0].content
+    assert (after.observation.messages[0].content, after.error) == ("Lima", None)
+
+
+SURROGATE_SERVER = textwrap.dedent('''
+    import agentgym
+    from agentgym.api import Task
+    from agentgym.app.mcp_server import serve_mcp
+
+    task = Task(id="odd", env="arith", prompt="what is \\udcff 2+2?", data={"expression": "2+2", "answer": 4})
+    serve_mcp(agentgym.make("arith"), [task])
+''')
+
+
+def test_the_mcp_server_survives_a_lone_surrogate_in_its_reply(tmp_path):
+    """Its reply shows the surrogate as text; before, the SDK's writer died and the client waited forever."""
+    from mcp import ClientSession, StdioServerParameters, stdio_client
+
+    script = tmp_path / "server.py"
+    script.write_text(SURROGATE_SERVER)
+
+    async def run():
+        params = StdioServerParameters(command=sys.executable, args=[str(script)])
+        async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+            await session.initialize()
+            reset = await session.call_tool("reset_episode", {"task_index": 0})
+            done = await session.call_tool("submit", {"answer": 4})
+            return reset, done
+
+    reset, done = asyncio.run(asyncio.wait_for(run(), 60))
+    assert not reset.is_error and reset.content[0].text.endswith("[user]\nwhat is \\udcff 2+2?")
+    assert done.structured_content["reward"] == 1.0

@@ -65,7 +65,7 @@ def test_tensorboard_is_optional_with_a_clear_install_message(tmp_path):
     from agentgym.rl.metrics import MetricsLogger
 
     if importlib.util.find_spec("tensorboard") is None:
-        with pytest.raises(ImportError, match=r"pip install 'agentgym\[tensorboard\]'"):
+        with pytest.raises(ImportError, match=r"pip install 'agentgym-rl\[tensorboard\]'"):
             MetricsLogger(tmp_path, tensorboard=True)
     else:
         logger = MetricsLogger(tmp_path, tensorboard=True)

@@ -119,7 +119,7 @@ def test_trainer_with_vllm_backend_syncs_weights_after_each_update(tmp_path, mak
 
 @pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="checks the message when vllm is absent")
 def test_offline_mode_without_vllm_says_how_to_install(tmp_path, make_toy_config):
-    with pytest.raises(DependencyNotInstalled, match=r"pip install 'agentgym\[vllm\]' \(GPU only"):
+    with pytest.raises(DependencyNotInstalled, match=r"pip install 'agentgym-rl\[vllm\]' \(GPU only"):
         VLLMOfflinePolicy(CharTokenizer(), model="m")
     config = make_toy_config(str(tmp_path), rollout={"backend": "vllm", "vllm": {"mode": "offline", "model": "m"}})
     with pytest.raises(DependencyNotInstalled, match="GPU only"):
@@ -128,7 +128,7 @@ def test_offline_mode_without_vllm_says_how_to_install(tmp_path, make_toy_config
     config_file.write_text("envs: [{name: arith}]\nrollout: {backend: vllm, vllm: {mode: offline, model: m}}\n")
     result = CliRunner().invoke(app, ["train", str(config_file)])
     assert result.exit_code == 2 and "Traceback" not in result.output
-    assert "pip install 'agentgym[vllm]' (GPU only" in " ".join(result.output.split())
+    assert "pip install 'agentgym-rl[vllm]' (GPU only" in " ".join(result.output.split())
 
 
 def test_cli_names_a_missing_served_model(tmp_path):

@@ -164,7 +164,7 @@ def test_missing_sdk_names_the_pip_command(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_docker)
     with pytest.raises(SandboxDependencyMissing) as info:
         DockerSandbox()
-    assert str(info.value).endswith("pip install 'agentgym[docker]'")
+    assert str(info.value).endswith("pip install 'agentgym-rl[docker]'")
     assert isinstance(info.value, ImportError)
 
 

@@ -20,7 +20,7 @@ from agentgym.sandbox.result import format_bytes
          "killed after exceeding the CPU-time limit of 2 s (SIGXCPU)"),
         ({"exit_code": 137, "killed_by": "signal 9", "reason": "SIGKILL"}, "killed by signal 9 (SIGKILL)"),
         ({"exit_code": 1, "error": "bwrap: Can't mount proc"}, "sandbox error: bwrap: Can't mount proc"),
-        ({"exit_code": 0, "duration_s": 1.0, "stdout_truncated": True}, "exited with code 0 in 1.00 s; stdout truncated"),
+        ({"exit_code": 0, "duration_s": 1.0, "stdout_truncated": True}, "exited with code 0 in 1.00 s; stdout truncated at the output limit"),
     ],
 )  # fmt: skip
 def test_summary(kwargs, expected):

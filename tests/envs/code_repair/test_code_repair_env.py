@@ -152,3 +152,24 @@ def test_constructor_validates_its_arguments():
         CodeRepairEnv(backend="vm")
     with pytest.raises(ValueError, match="bash_timeout_s"):
         CodeRepairEnv(bash_timeout_s=0)
+
+
+@pytest.mark.parametrize(
+    ("name", "arguments", "message"),
+    [
+        ("bash", {"cmd": "echo a\x00b"}, "error: cmd contains a NUL character (\\x00), which no command line can carry; "
+                                         "remove it"),
+        ("list_dir", {"path": "src\x00"}, "error: path contains a NUL character (\\x00), which no command line can "
+                                          "carry; remove it"),
+        ("run_tests", {"ids": ["tests\x00"]}, "error: ids contains a NUL character (\\x00), which no command line can "
+                                              "carry; remove it"),
+        ("bash", {"cmd": "x" * 200_000}, "error: cmd is too long (200000 bytes; the limit is 100000); put long content "
+                                         "in a file with edit_file and run that instead"),
+        ("run_tests", {"ids": ["t" * 150_000]}, "error: ids is too long (150000 bytes; the limit is 100000); put long "
+                                                "content in a file with edit_file and run that instead"),
+    ],
+)
+async def test_text_no_command_line_can_carry_is_a_model_error(env, name, arguments, message):
+    result = await play(env, fixture_tasks(1, seed=0)[0], call(name, **arguments))
+    assert [m.content for m in result.observation.messages] == [message]
+    assert result.error == "model_error"

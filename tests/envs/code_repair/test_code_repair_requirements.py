@@ -13,7 +13,7 @@ from agentgym.envs.code_repair import CodeRepairEnv, fixture_tasks
 from agentgym.envs.code_repair import requirements
 from agentgym.errors import DependencyNotInstalled
 
-PIP = "pip install 'agentgym[code]'"
+PIP = "pip install 'agentgym-rl[code]'"
 
 
 def test_missing_pytest_in_this_interpreter_raises_with_the_pip_command(monkeypatch):

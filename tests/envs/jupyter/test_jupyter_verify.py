@@ -34,9 +34,9 @@ def test_different_or_malformed_expressions_fail(given):
 @pytest.mark.parametrize("given", ["9**9**9**9", "(2*x+1)**100000", "2^{2^{2^{99}}}", "diff(x**2 + x, x)",
                                    "x.__class__", "__import__('os')", "x" * 500])  # fmt: skip
 def test_hostile_answers_are_rejected_quickly_with_a_reason(given):
-    start = time.monotonic()
+    start = time.process_time()  # CPU time of this process (the check runs in it): machine load does not count
     verdict = check_answer(given, {"answer_kind": "expression", "answer": "2*x + 1"})
-    assert time.monotonic() - start < 2.0
+    assert time.process_time() - start < 2.0
     assert not verdict.passed and verdict.reward == 0.0
     assert verdict.reasons[0].startswith("answer not accepted: ")
 

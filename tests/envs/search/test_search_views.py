@@ -55,8 +55,8 @@ def test_find_regex_works_and_bad_patterns_are_refused_with_reasons():
     with pytest.raises(ToolError, match="limit"):
         compile_pattern("x" * 500, is_regex=False)
     for evil in ("(a+)+$", "(a*)*b", "(a|aa)*c", "(\\w+\\s?)*$"):
-        start = time.perf_counter()
+        start = time.process_time()  # CPU time of this process: other load on the machine does not count
         with pytest.raises(ToolError, match="exponential"):
             compile_pattern(evil, is_regex=True)
-        assert time.perf_counter() - start < 0.1
+        assert time.process_time() - start < 0.1
     assert compile_pattern("(foo|bar)+", is_regex=True).search("xxbarfoo")

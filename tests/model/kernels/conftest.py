@@ -25,7 +25,7 @@ DEVICE = torch.device("cuda" if HAS_CUDA else "cpu")
 @pytest.fixture(scope="module")
 def triton_interpreter():
     """Make sure Triton kernels can run here: compiled on CUDA, or interpreted on CPU."""
-    triton = pytest.importorskip("triton", reason="the Triton path tests need `pip install 'agentgym[triton]'`")
+    triton = pytest.importorskip("triton", reason="the Triton path tests need `pip install 'agentgym-rl[triton]'`")
     if not HAS_CUDA and not triton.knobs.runtime.interpret:
         pytest.fail("triton was imported before tests/model/kernels/conftest.py could set TRITON_INTERPRET=1; "
                     "run with TRITON_INTERPRET=1 in the environment")

@@ -23,7 +23,7 @@ CPU = torch.device("cpu")
 CUDA_MESSAGE = (r"^the triton path of {kernel} needs CUDA tensors, got cpu tensors; for the CPU interpreter set "
                 r"TRITON_INTERPRET=1 before triton and the kernels are first imported$")
 INSTALL_MESSAGE = (r"^the triton kernel path needs the `triton` package; install it with: "
-                   r"pip install 'agentgym\[triton\]'$")
+                   r"pip install 'agentgym-rl\[triton\]'$")
 TRITON_KERNELS = [name for name, paths in dispatch.KERNEL_PATHS.items() if "triton" in paths]
 
 
@@ -141,7 +141,7 @@ def test_package_imports_and_runs_without_triton():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("OK the triton kernel path needs the `triton` package; install it with: "
-                                    "pip install 'agentgym[triton]'")
+                                    "pip install 'agentgym-rl[triton]'")
 
 
 def test_fresh_process_without_the_interpreter():

@@ -10,7 +10,7 @@ import torch
 
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
-triton = pytest.importorskip("triton", reason="the Triton path tests need `pip install 'agentgym[triton]'`")
+triton = pytest.importorskip("triton", reason="the Triton path tests need `pip install 'agentgym-rl[triton]'`")
 tl = pytest.importorskip("triton.language")
 int64_rows = None  # bound in _probe_kernels
 
