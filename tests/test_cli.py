@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 import agentgym
 from agentgym.app import cli
 from agentgym import registry as registry_module
-from agentgym.api import Action, Task, ToolCall
+from agentgym.api import Action, Task, ToolCall, Verdict
 from agentgym.envs.arith import generate_tasks
 from agentgym.rollout import read_trajectories
 from agentgym.rollout.specs import POLICY_FORMS
@@ -137,6 +137,44 @@ def test_envs_check_an_env_that_breaks_the_contract(fresh_default):
     registry_module.register("noguard", NoGuard)
     result = run("envs", "check", "noguard")
     assert_user_error(result, "step() before reset() should raise agentgym.errors.ResetNeeded, but it returned")
+
+
+def test_envs_check_fuzz_passes_a_sound_env():
+    result = run("envs", "check", "arith", "--fuzz", "20", "--seed", "3")
+    assert result.exit_code == 0, result.output
+    assert "fuzz: 20 hostile actions, no exception, hang or env_error" in result.stdout
+
+
+def test_envs_check_fuzz_fails_an_env_that_blames_itself_for_agent_input(fresh_default):
+    class Fragile(ToolEnv):
+        """Its tool crashes on a huge integer: an env_error that the agent's input caused."""
+
+        name = "fragile"
+
+        @tool("Submit.", answer={"type": "integer"})
+        async def submit(self, answer: int):
+            if abs(answer) > 10**6:
+                raise RuntimeError("boom")
+            return Verdict(reward=float(answer == 1), passed=answer == 1)
+
+        def sample_tasks(self, n, *, seed=0):
+            return [Task(id=f"f{i}", env="fragile", prompt="submit 1", data={}) for i in range(n)]
+
+        def reference_action(self, task):
+            return Action(tool_calls=[ToolCall(name="submit", arguments={"answer": 1})])
+
+    registry_module.register("fragile", Fragile)
+    result = CliRunner().invoke(cli.app, ["envs", "check", "fragile", "--fuzz", "10"])
+    assert result.exit_code != 0
+    assert "env_error" in result.output
+
+
+def test_docker_build_base_without_an_engine_is_one_clear_line(monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/agentgym-test.sock")
+    result = run("docker", "build-base")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error: no Docker engine answers") and result.stderr.count("\n") == 1
+    assert "Traceback" not in result.output
 
 
 def test_unknown_env_end_to_end_through_the_installed_script():

@@ -19,6 +19,7 @@ if "OMP_WAIT_POLICY" not in os.environ:
 import typer  # noqa: E402 - after the OpenMP setting above
 
 from agentgym.app import (  # noqa: E402
+    docker_cli,
     envs_cli,
     eval_cli,
     model_cli,
@@ -38,6 +39,7 @@ app.add_typer(envs_cli.tasks_app, name="tasks")
 app.add_typer(synth_cli.synth_app, name="synth")
 app.add_typer(model_cli.model_app, name="model")
 app.add_typer(search_cli.search_app, name="search")
+app.add_typer(docker_cli.docker_app, name="docker")
 app.command("rollout")(rollout_cli.rollout)
 app.command("quickstart")(train_cli.quickstart)
 app.command("eval")(eval_cli.eval_)

@@ -42,9 +42,14 @@ def envs_list() -> None:
 def envs_check(
     name: str = typer.Argument(..., help="registered env name"),
     tasks: Optional[Path] = typer.Option(None, help="JSONL task file (default: the env's sample_tasks)"),
+    fuzz: int = typer.Option(0, "--fuzz", min=0, help="also step N hostile actions (malformed calls, wrong types, "
+                             "huge/non-finite numbers, huge strings, odd unicode) and fail on any exception, hang "
+                             "or env_error they cause"),
+    seed: int = typer.Option(0, help="seed of the fuzzed actions"),
 ) -> None:
-    """Run the env contract checks and gymnasium's check_env on the adapter."""
+    """Run the env contract checks and gymnasium's check_env on the adapter (and, with --fuzz N, the fuzzer)."""
     from agentgym.checker import check_env
+    from agentgym.fuzz import fuzz_env
     from agentgym.registry import make
     from agentgym.taskio import load_tasks
 
@@ -52,7 +57,16 @@ def envs_check(
     results = check_env(lambda: make(name), load_tasks(tasks) if tasks else None)
     for r in results:
         console.print(f"[green]✓[/] {r.name}: {r.detail}", highlight=False)
-    console.print(f"[bold green]env {name!r} passes all {len(results)} checks[/]")
+    if fuzz:
+        console.print(f"fuzzing {name!r} with {fuzz} hostile actions (seed {seed}) …", highlight=False)
+        findings = fuzz_env(name, n=fuzz, seed=seed)
+        for f in findings:
+            console.print(f"[red]✗[/] {escape(f.describe())}", highlight=False)
+        if findings:
+            console.print(f"[bold red]env {name!r}: {len(findings)} of {fuzz} fuzzed actions broke the contract[/]")
+            raise typer.Exit(1)
+        console.print(f"[green]✓[/] fuzz: {fuzz} hostile actions, no exception, hang or env_error", highlight=False)
+    console.print(f"[bold green]env {name!r} passes all {len(results) + bool(fuzz)} checks[/]")
 
 
 @tasks_app.command("sample")

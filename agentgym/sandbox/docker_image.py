@@ -184,7 +184,13 @@ def build_base_image(name: str = BASE_IMAGE, *, rootfs_tar: str | Path | None = 
     from agentgym.sandbox.docker_sdk import load_docker
 
     start = time.monotonic()
-    client = client if client is not None else load_docker().from_env()
+    if client is None:
+        docker = load_docker()
+        try:
+            client = docker.from_env()
+        except docker.errors.DockerException as e:
+            raise BaseImageError(f"no Docker engine answers ({e}); start one with `bash scripts/docker_engine.sh "
+                                 "start` (root, apt) or point DOCKER_HOST at one") from None
     recipe = recipe_of(rootfs_tar)
     labels = _labels_of(client, name)
     if not force and labels is not None and labels.get(RECIPE_LABEL) == recipe:
