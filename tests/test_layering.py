@@ -39,7 +39,7 @@ ALLOWED: dict[str, list[str]] = {
                               "agentgym.registry", "agentgym.sandbox", "agentgym.rollout", "agentgym.tools",
                               "agentgym.toolenv", "agentgym.taskio", "agentgym.jsonio"],
     "agentgym.rl": CORE + ["agentgym.rollout", "agentgym.model", "agentgym.registry", "agentgym.taskio",
-                           "agentgym.jsonio", "agentgym.tools"],
+                           "agentgym.jsonio", "agentgym.tools", "agentgym.eval"],
     "agentgym.eval": CORE + ["agentgym.passk", "agentgym.rollout", "agentgym.registry", "agentgym.taskio", "agentgym.jsonio",
                              "agentgym.checker"],
     "agentgym.interop": CORE + ["agentgym.tools", "agentgym.toolenv", "agentgym.registry", "agentgym.jsonio",

@@ -35,9 +35,9 @@ def interval(values: list[float]) -> dict[str, Any]:
         low, high = wilson_interval(n, int(sum(values)))
         method = "wilson"
     else:
-        from agentgym.rl.evaluation import bootstrap_ci
+        from agentgym.eval.stats import bootstrap_mean_ci
 
-        ci = bootstrap_ci(values)
+        ci = bootstrap_mean_ci(values)
         low, high, method = ci.low, ci.high, "bootstrap"
     return {"mean": sum(values) / n, "low": low, "high": high, "n": n, "method": method}
 
