@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from agentgym.api import Task
 from agentgym.errors import AgentGymError
@@ -35,10 +36,11 @@ from agentgym.synth.code.issue import IssueWriter, write_issue
 from agentgym.synth.code.mutations import OPERATORS, Mutation, find_mutations
 from agentgym.synth.code.projects import ProjectSpec
 from agentgym.synth.code.source import fetch_project
-from agentgym.synth.code.store import TaskStore
 from agentgym.synth.code.suite import Project, SuiteBox, SuiteRun, run_suite
 from agentgym.synth.code.tree import iter_files, tree_sha256
 from agentgym.synth.code.venv import prepare_venv
+from agentgym.synth.store import Store
+from agentgym.taskio import save_tasks
 from agentgym.pyast import parse
 
 GENERATOR = "agentgym.synth.code"
@@ -62,7 +64,8 @@ class SynthConfig:
 
     Attributes:
         project: the source project.
-        out: the JSONL task file (appended to; a `.state.jsonl` beside it makes the run resumable).
+        out: the JSONL task file (rewritten from the state store beside it, `<out>.state.jsonl`, which records every
+            candidate's fate and makes the run resumable).
         n: tasks to keep from this project (counting those already in `out`).
         seed: orders the candidates.
         num_workers: candidates tested at once (each in its own sandbox).
@@ -185,10 +188,41 @@ def mutation_key(m: Mutation) -> str:
     return f"{m.path}:{m.start}:{m.end}:{m.operator}:{m.replacement}"
 
 
+class TaskLedger:
+    """Every candidate's fate, keyed by candidate, in a `Store` beside the task file (``<out>.state.jsonl``).
+
+    A "kept" record carries its task, and the task file is rewritten atomically from those whenever one is kept (and
+    when the ledger opens), so a crash never leaves a torn task file and a resumed run skips every decided candidate.
+    """
+
+    def __init__(self, out: str | Path) -> None:
+        self.path = Path(out)
+        self.states = Store(self.path.with_name(self.path.name + ".state.jsonl"))
+        self.tasks = [Task.model_validate(r["task"]) for r in self.states if r.get("status") == "kept"]
+        self.patch_hashes = {t.meta.get("patch_sha256") for t in self.tasks}
+        if self.tasks:
+            save_tasks(self.path, self.tasks)
+
+    def is_decided(self, key: str) -> bool:
+        return self.states.has(key)
+
+    def num_kept(self, project: str) -> int:
+        return sum(1 for t in self.tasks if t.meta.get("project") == project)
+
+    def add_state(self, key: str, status: str, **extra: Any) -> None:
+        self.states.append({"status": status, **extra}, key=key)
+
+    def keep(self, key: str, task: Task) -> None:
+        self.states.append({"status": "kept", "task_id": task.id, "task": task.model_dump(mode="json")}, key=key)
+        self.tasks.append(task)
+        self.patch_hashes.add(task.meta.get("patch_sha256"))
+        save_tasks(self.path, self.tasks)
+
+
 class _Run:
     """The state of one pipeline run over one project."""
 
-    def __init__(self, config: SynthConfig, project: Project, store: TaskStore, funnel: Funnel) -> None:
+    def __init__(self, config: SynthConfig, project: Project, store: TaskLedger, funnel: Funnel) -> None:
         self.config, self.project, self.store, self.funnel = config, project, store, funnel
         self.stable: set[str] = set()
         self.timeout_s = config.min_timeout_s
@@ -267,8 +301,7 @@ class _Run:
             return None
         if self.store.num_kept(self.project.label) >= self.config.n:
             return None
-        self.store.add_task(task)
-        self.store.add_state(key, "kept", task_id=task.id)
+        self.store.keep(key, task)
         self.funnel.kept += 1
         return task
 
@@ -318,7 +351,7 @@ async def synthesize_async(config: SynthConfig, *, progress: Callable[[Funnel], 
     started = time.monotonic()
     funnel = Funnel(project=config.project.label)
     project = await asyncio.to_thread(prepare_project, config.project)
-    store = TaskStore(config.out)
+    store = TaskLedger(config.out)
     run = _Run(config, project, store, funnel)
     num_boxes = config.num_workers if config.can_reuse_workdir else 0
     boxes: list[SuiteBox] = []
@@ -328,7 +361,7 @@ async def synthesize_async(config: SynthConfig, *, progress: Callable[[Funnel], 
         await run.baseline(boxes[0] if boxes else None)
         pending = []
         for m in candidate_mutations(project, config):
-            if mutation_key(m) in store.done:
+            if store.is_decided(mutation_key(m)):
                 funnel.resumed += 1
             else:
                 pending.append(m)
