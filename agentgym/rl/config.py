@@ -224,8 +224,11 @@ def parse_config(data: Any, *, source: str = "config") -> TrainConfig:
         raise ConfigError(f"{source}: {_describe(e)}") from None
 
 
-def load_config(path: str | Path) -> TrainConfig:
-    """Read a YAML train config (needs pyyaml)."""
+def read_yaml(path: str | Path) -> Any:
+    """The data of a YAML config file ({} for an empty one); `ConfigError` names a missing file or bad YAML.
+
+    The one YAML reader of the configs: `load_config` here and `agentgym.recipe.config.load_recipe` use it.
+    """
     try:
         import yaml
     except ImportError as e:
@@ -237,4 +240,9 @@ def load_config(path: str | Path) -> TrainConfig:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: not valid YAML: {e}") from None
-    return parse_config(data or {}, source=str(path))
+    return data or {}
+
+
+def load_config(path: str | Path) -> TrainConfig:
+    """Read a YAML train config (needs pyyaml)."""
+    return parse_config(read_yaml(path), source=str(path))
