@@ -18,7 +18,7 @@ from typing import Any
 
 from agentgym.sandbox.config import SandboxConfig
 from agentgym.sandbox.errors import SandboxClosed, SandboxDependencyMissing, SandboxError, SandboxPathError
-from agentgym.sandbox.local import BASE_ENV, Command, to_argv
+from agentgym.sandbox.home import BASE_ENV, Command, to_argv
 from agentgym.sandbox.output import OutputCapture
 from agentgym.sandbox.result import ExecResult, format_bytes
 
