@@ -301,7 +301,7 @@ def sft(
 def generate(
     prompt: str = typer.Argument(..., help="the user message (or raw text with --no-chat)"),
     model: str = typer.Option("smollm2-135m", help="a model preset with pretrained weights"),
-    max_new_tokens: int = typer.Option(128, min=1, help="tokens to generate"),
+    max_new_tokens: Optional[int] = typer.Option(None, min=1, help="tokens to generate (default: the engine's)"),
     temperature: float = typer.Option(0.7, min=0.0, help="0 is greedy"),
     top_p: float = typer.Option(0.9, min=0.0, max=1.0, help="nucleus mass"),
     top_k: int = typer.Option(0, min=0, help="0 disables top-k"),

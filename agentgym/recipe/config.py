@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 
+from agentgym.model.sampling_params import DEFAULT_MAX_NEW_TOKENS
 from agentgym.rl.config import ConfigError, EnvMix, ModelSection, TrainConfig, _describe, _Section, parse_config
 from agentgym.rl.config import read_yaml
 
@@ -85,7 +86,7 @@ class EvalSection(_Section):
     """Held-out tasks per env."""
     seed: int = 10_000
     """Task seed of the held-out set (the training pools use each env's `task_seed`, 0 by default)."""
-    max_new_tokens: int = Field(48, ge=1)
+    max_new_tokens: int = Field(DEFAULT_MAX_NEW_TOKENS, ge=1)
     max_turns: int = Field(1, ge=1)
 
 

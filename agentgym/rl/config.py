@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from agentgym.model.sampling_params import DEFAULT_MAX_NEW_TOKENS
 from agentgym.rl.backend_config import RolloutSection
 from agentgym.rl.limits_config import ContextSection, TruncationSection
 from agentgym.rl.memory_config import MemorySection
@@ -76,7 +77,7 @@ class SamplingSection(_Section):
     temperature: float = Field(1.0, ge=0)
     top_p: float = Field(1.0, gt=0, le=1)
     top_k: int = Field(0, ge=0)
-    max_new_tokens: int = Field(64, ge=1)
+    max_new_tokens: int = Field(DEFAULT_MAX_NEW_TOKENS, ge=1)
     """Per-turn budget: a reply cut by it has `Turn.finish_reason == "length"` (docs/truncation.md)."""
     max_turns: int = Field(4, ge=1)
     ignore_eos: bool = False

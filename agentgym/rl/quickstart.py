@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from agentgym.api import Message, Trajectory
+from agentgym.model.sampling_params import DEFAULT_MAX_NEW_TOKENS
 from agentgym.registry import make
 from agentgym.tools import render_tool_calls
 
@@ -52,7 +53,7 @@ class QuickstartConfig:
     lr: float = 3e-5
     total_budget_s: float = 840.0
     trainable_layers: int = 6
-    max_new_tokens: int = 48
+    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
     format_weight: float = 0.5
     seed: int = 0
     progress: bool = True
