@@ -55,8 +55,9 @@ class DomainSection(RunBudget):
     """One specialist domain: its env mix, KL β and budgets; also its share of the mixed-RL stage."""
 
     envs: list[EnvMix] = Field(min_length=1)
-    kl_beta: float = Field(0.0, ge=0)
-    """β of the unbiased KL for this domain's sequences, in its specialist run and in mixed RL."""
+    kl_beta: float | None = Field(None, ge=0)
+    """β of the unbiased KL for this domain's sequences, in its specialist run and in mixed RL (None: each env's own
+    `kl_beta`, whose default is `EnvMix`'s)."""
     weight: float = Field(1.0, gt=0)
     """The domain's sampling weight in mixed RL (split over its envs by their own weights)."""
 
@@ -127,8 +128,10 @@ class RecipeConfig(_Section):
         return parse_config(_merge(data, run.train), source=source)
 
     def domain_envs(self, name: str) -> list[EnvMix]:
-        """A domain's envs with the domain's β."""
+        """A domain's envs with the domain's β (when it sets one)."""
         section = self.domains[name]
+        if section.kl_beta is None:
+            return list(section.envs)
         return [e.model_copy(update={"kl_beta": section.kl_beta}) for e in section.envs]
 
     def mixed_envs(self) -> list[EnvMix]:
