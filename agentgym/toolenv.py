@@ -65,7 +65,9 @@ class ToolEnv:
     """Base class for envs whose agent acts through tools.
 
     Subclasses set `name` and `system_prompt`, define tools with `@tool`, and end the episode by returning a `Verdict`
-    from a tool (usually `submit`). Optional hooks: `on_reset`, `reference_action`, `sample_tasks`, `aclose`.
+    from a tool (usually `submit`). Optional hooks: `on_reset`, `reference_action`, `sample_tasks`, `aclose`. An env
+    whose tools are not methods (they come from a server or a generated folder) fills `_specs` itself and overrides
+    `call_tool`; the step loop, the parsing and the error labels stay this class's.
 
     How a tool's exception is labelled: `ToolError` is the agent's mistake (`model_error`, its text is the
     observation). So is an exception in `argument_errors`: the types that only the values a tool was given can cause
@@ -168,6 +170,24 @@ class ToolEnv:
     async def aclose(self) -> None:
         """Release resources (optional); called once by `close`."""
 
+    async def call_tool(self, name: str, arguments: dict[str, Any]) -> tuple[str | Verdict, str | None]:
+        """Run one validated call: returns (the observation text, or the `Verdict` that ends the episode; the error
+        label, None, "model_error" or "env_error"). The default calls the `@tool` method `name`; a `ToolError` or an
+        exception in `argument_errors` is the agent's mistake and any other exception the env's."""
+        method = getattr(self, name)
+        try:
+            result = await method(**arguments)
+        except ToolError as e:
+            return f"error: {e}", "model_error"
+        except self.argument_errors as e:
+            return (f"error: tool {name!r} cannot work with the arguments it was given ({type(e).__name__}: "
+                    f"{e}); use smaller numbers, shorter or plainer text, or less nesting"), "model_error"
+        except Exception as e:  # noqa: BLE001 - an env bug must not look like the agent's fault
+            return internal_error(name, f"{type(e).__name__}: {e}"), "env_error"
+        if isinstance(result, Verdict):
+            return result, None
+        return str(result), None
+
     # --- internals ----------------------------------------------------------------------------------------------
     def _parse(self, action: Action) -> tuple[list[ToolCall], list[Message], str | None]:
         if action.tool_calls:
@@ -190,19 +210,12 @@ class ToolEnv:
         if problem is not None:
             return f"error: {problem}", "model_error"
         arguments = call.arguments if isinstance(call.arguments, dict) else _decode_object(call.arguments)
-        method = getattr(self, call.name)
-        try:
-            result = await method(**arguments)
-        except ToolError as e:
-            return f"error: {e}", "model_error"
-        except self.argument_errors as e:
-            return (f"error: tool {call.name!r} cannot work with the arguments it was given ({type(e).__name__}: "
-                    f"{e}); use smaller numbers, shorter or plainer text, or less nesting"), "model_error"
-        except Exception as e:  # noqa: BLE001 - an env bug must not look like the agent's fault
-            return f"internal error in tool {call.name!r} ({type(e).__name__}: {e}); this is not your fault", "env_error"
-        if isinstance(result, Verdict):
-            return result, None
-        return str(result), None
+        return await self.call_tool(call.name, arguments)
+
+
+def internal_error(tool_name: str, detail: str, *, kind: str = "tool") -> str:
+    """The observation for an env-side failure of a tool call: says what broke and that it is not the agent's fault."""
+    return f"internal error in {kind} {tool_name!r} ({detail}); this is not your fault"
 
 
 def _decode_object(raw: str) -> dict[str, Any]:

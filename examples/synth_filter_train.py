@@ -30,7 +30,8 @@ from agentgym.heldout import split_heldout
 from agentgym.rl.build import build_model
 from agentgym.rl.backend_factory import build_backend
 from agentgym.rl.config import parse_config
-from agentgym.rl.evaluation import bootstrap_ci, evaluate
+from agentgym.eval.runner import evaluate
+from agentgym.eval.stats import bootstrap_mean_ci
 from agentgym.rl.trainer import GRPOTrainer
 from agentgym.synth.filter import run_filter
 from agentgym.synth.filter_rules import FilterConfig
@@ -59,7 +60,7 @@ def score(tasks: list, policy, synth_dir: Path, max_turns: int) -> dict:
     """Env reward of one episode per task: mean and 95 % bootstrap interval."""
     scores, _ = evaluate(policy, lambda name: agentgym.make(name, tasks=str(synth_dir)), {"general": tasks},
                          score=lambda t: t.reward, max_turns=max_turns)
-    ci = bootstrap_ci(scores["general"])
+    ci = bootstrap_mean_ci(scores["general"])
     return {"mean": ci.mean, "low": ci.low, "high": ci.high, "n": ci.n}
 
 

@@ -10,7 +10,7 @@ import importlib
 _EXPORTS = {
     "ModelConfig": "config", "get_preset": "config", "count_parameters": "config",
     "Transformer": "transformer", "Engine": "engine", "EngineConfig": "engine", "Completion": "engine",
-    "SamplingParams": "sampling", "SamplingMask": "sampling", "masked_logprobs": "sampling",
+    "SamplingParams": "sampling_params", "SamplingMask": "sampling", "masked_logprobs": "sampling",
     "Tokenizer": "tokenizer", "load_pretrained": "pretrained",
 }
 __all__ = ["Completion", "Engine", "EngineConfig", "ModelConfig", "SamplingMask", "SamplingParams", "Tokenizer",

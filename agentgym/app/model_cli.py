@@ -18,10 +18,10 @@ model_app = typer.Typer(help="The embedded model core: parameter counts, cache s
 def generate(
     prompt: str = typer.Argument(..., help="the user message (or raw text with --no-chat)"),
     model: str = typer.Option("smollm2-135m", help="a model preset with pretrained weights"),
-    max_new_tokens: int = typer.Option(128, min=1, help="tokens to generate"),
-    temperature: float = typer.Option(0.7, min=0.0, help="0 is greedy"),
-    top_p: float = typer.Option(0.9, min=0.0, max=1.0, help="nucleus mass"),
-    top_k: int = typer.Option(0, min=0, help="0 disables top-k"),
+    max_new_tokens: Optional[int] = typer.Option(None, min=1, help="tokens to generate (default: the engine's)"),
+    temperature: Optional[float] = typer.Option(None, min=0.0, help="0 is greedy (default: the demo's)"),
+    top_p: Optional[float] = typer.Option(None, min=0.0, max=1.0, help="nucleus mass (default: the demo's)"),
+    top_k: Optional[int] = typer.Option(None, min=0, help="0 disables top-k (default: off)"),
     seed: Optional[int] = typer.Option(None, help="sampling seed"),
     chat: bool = typer.Option(True, help="wrap the prompt in the chat template"),
 ) -> None:
@@ -29,8 +29,9 @@ def generate(
     from agentgym.model.generate import generate_stream
 
     try:
-        for piece in generate_stream(prompt, model, max_new_tokens=max_new_tokens, temperature=temperature,
-                                     top_p=top_p, top_k=top_k, seed=seed, chat=chat):
+        given = {"max_new_tokens": max_new_tokens, "temperature": temperature, "top_p": top_p, "top_k": top_k}
+        for piece in generate_stream(prompt, model, seed=seed, chat=chat,
+                                     **{k: v for k, v in given.items() if v is not None}):
             sys.stdout.write(piece)
             sys.stdout.flush()
     except (ValueError, ImportError, FileNotFoundError) as e:

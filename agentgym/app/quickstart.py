@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from agentgym.api import Message, Trajectory
+from agentgym.model.sampling_params import DEFAULT_MAX_NEW_TOKENS
 from agentgym.registry import make
 from agentgym.tools import render_tool_calls
 
@@ -55,7 +56,7 @@ class QuickstartConfig:
     lr: float = 3e-5
     total_budget_s: float = 840.0
     trainable_layers: int = 6
-    max_new_tokens: int = 48
+    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
     format_weight: float = 0.5
     seed: int = 0
     progress: bool = True
@@ -99,7 +100,7 @@ def run_quickstart(config: QuickstartConfig | None = None) -> QuickstartResult:
     from agentgym.model import Engine, EngineConfig, load_pretrained
     from agentgym.rl.build import set_trainable_layers
     from agentgym.rl.config import parse_config
-    from agentgym.rl.evaluation import evaluate
+    from agentgym.eval.runner import evaluate
     from agentgym.rl.sft import sft_example, train_sft
     from agentgym.rl.trainer import GRPOTrainer
     from agentgym.rollout.engine_policy import EnginePolicy, EnginePolicyConfig
@@ -175,7 +176,7 @@ def write_report(out: Path, before: dict[str, list[float]], after: dict[str, lis
                  records: list[dict[str, Any]], sft_losses: list[float], seconds: dict[str, float],
                  q: QuickstartConfig, trajectories: list[Trajectory]) -> Path:
     """OUT/report.md (the before/after table with CIs) and OUT/eval.json (the raw scores)."""
-    from agentgym.rl.evaluation import bootstrap_ci
+    from agentgym.eval.stats import bootstrap_mean_ci
 
     every_before = [x for v in before.values() for x in v]
     every_after = [x for v in after.values() for x in v]
@@ -184,8 +185,8 @@ def write_report(out: Path, before: dict[str, list[float]], after: dict[str, lis
                f"blocks trained. Score = env reward + {q.format_weight} × format (greedy, one reply, held-out tasks).")
     lines = ["# agentgym quickstart", "", summary, "", "| env | before | after |", "|---|---|---|"]
     for name, scores in before.items():
-        lines.append(f"| {name} | {bootstrap_ci(scores)} | {bootstrap_ci(after[name])} |")
-    lines.append(f"| **all** | {bootstrap_ci(every_before)} | {bootstrap_ci(every_after)} |")
+        lines.append(f"| {name} | {bootstrap_mean_ci(scores)} | {bootstrap_mean_ci(after[name])} |")
+    lines.append(f"| **all** | {bootstrap_mean_ci(every_before)} | {bootstrap_mean_ci(every_after)} |")
     lines += ["", f"SFT loss: {sft_losses[0]:.3f} → {sft_losses[-1]:.3f}" if sft_losses else "SFT: no examples",
               "GRPO reward per step: " + ", ".join(f"{r['reward_mean']:.3f}" for r in records),
               "", "Wall time (s): " + ", ".join(f"{k} {v}" for k, v in seconds.items())

@@ -1,5 +1,7 @@
-"""`run_eval`: play every task n times per env through `run_episodes`, store the trajectories, then write the report.
+"""The held-out evaluation runner: `play_envs` plays every env's tasks through `run_episodes`.
 
+`run_eval` plays every task n times per env, stores the trajectories, then writes the report; `evaluate` plays
+every task once and scores each trajectory (the trainer's and the recipes' before/after evaluation).
 A run directory holds `run.json` (what was run and how long each env took), `trajectories/<env>.jsonl`, and what
 `build_report` derives from them: `results.json`, `report.md` and the PNG plots.
 """
@@ -12,9 +14,9 @@ import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
-from agentgym.api import Task
+from agentgym.api import Env, Task, Trajectory
 from agentgym.errors import TaskFileError
 from agentgym.eval.metrics import EnvMetrics
 from agentgym.eval.policies import resolve_policy
@@ -90,7 +92,6 @@ def run_eval(
     """
     out_dir = Path(out_dir)
     probes: dict[str, Any] = {}
-    wall_time_s: dict[str, float] = {}
     try:
         for env in config.envs:
             probes[env] = make(env)
@@ -98,9 +99,7 @@ def run_eval(
         policies = {env: _policy_for(policy, env, probes[env], plan[env], config.seed) for env in config.envs}
         rollout = RolloutConfig(num_samples=config.num_samples, concurrency=config.concurrency,
                                 max_turns=config.max_turns, seed=config.seed, progress=config.progress)
-        for env in config.envs:
-            path = out_dir / TRAJECTORY_DIR / f"{env}.jsonl"
-            wall_time_s[env] = _run_env(env, policies[env], plan[env], rollout, path)
+        _, wall_time_s = play_envs(make, policies, plan, rollout, out_dir=out_dir / TRAJECTORY_DIR)
     finally:
         for probe in probes.values():
             asyncio.run(probe.close())
@@ -116,11 +115,49 @@ def run_eval(
     return build_report(out_dir)
 
 
-def _run_env(env: str, policy: Policy, tasks: Sequence[Task], rollout: RolloutConfig, path: Path) -> float:
-    """Play one env's batch into `path` (crash-safe while running); returns seconds."""
-    start = time.perf_counter()
-    run_episodes_loop(lambda: run_episodes(lambda: make(env), policy, tasks, rollout, out=path))  # decode on main
-    return time.perf_counter() - start
+def play_envs(
+    make_env: Callable[[str], Env],
+    policies: Mapping[str, Policy],
+    tasks: Mapping[str, Sequence[Task]],
+    rollout: RolloutConfig,
+    *,
+    out_dir: Path | None = None,
+    concurrent: bool = False,
+) -> tuple[dict[str, list[Trajectory]], dict[str, float]]:
+    """Play each env's tasks with that env's policy; returns (trajectories by env, seconds by env).
+
+    Envs run one after the other (one live progress bar at a time), or all at once with `concurrent=True`. With
+    `out_dir`, env E's episodes go to ``out_dir/E.jsonl`` (crash-safe while running). The episodes' event loop runs
+    on a helper thread so that a policy's decode stays on the main thread.
+    """
+    wall_time_s: dict[str, float] = {}
+
+    async def play_one(name: str) -> list[Trajectory]:
+        start = time.perf_counter()
+        out = None if out_dir is None else out_dir / f"{name}.jsonl"
+        played = await run_episodes(lambda: make_env(name), policies[name], list(tasks[name]), rollout, out=out)
+        wall_time_s[name] = time.perf_counter() - start
+        return played
+
+    async def play() -> list[list[Trajectory]]:
+        if concurrent:
+            return list(await asyncio.gather(*(play_one(name) for name in tasks)))
+        return [await play_one(name) for name in tasks]
+
+    return dict(zip(tasks, run_episodes_loop(play))), wall_time_s
+
+
+def evaluate(policy: Policy, make_env: Callable[[str], Env], tasks: Mapping[str, Sequence[Task]], *,
+             score: Callable[[Trajectory], float], max_turns: int = 1, concurrency: int = 64,
+             progress: bool = False) -> tuple[dict[str, list[float]], list[Trajectory]]:
+    """Play every held-out task once per env and score each trajectory; returns (scores by env, trajectories).
+
+    Envs run concurrently, or one after the other when `progress` shows a bar per env.
+    """
+    rollout = RolloutConfig(num_samples=1, max_turns=max_turns, concurrency=concurrency, progress=progress)
+    played, _ = play_envs(make_env, {name: policy for name in tasks}, tasks, rollout, concurrent=not progress)
+    scores = {name: [score(t) for t in ts] for name, ts in played.items()}
+    return scores, [t for ts in played.values() for t in ts]
 
 
 def _policy_for(policy: str | Policy | PolicyFactory, env: str, probe: Any, tasks: Sequence[Task], seed: int) -> Policy:

@@ -17,11 +17,19 @@ DEFAULT_NUM_RESAMPLES = 2000
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Interval:
-    """A point estimate with its confidence interval."""
+    """A mean with its (low, high) bootstrap interval, over `n` values, at `confidence`.
+
+    Printed as ``0.750 [0.250, 1.000] (n=4)``.
+    """
 
     mean: float
     low: float
     high: float
+    n: int = 0
+    confidence: float = 0.95
+
+    def __str__(self) -> str:
+        return f"{self.mean:.3f} [{self.low:.3f}, {self.high:.3f}] (n={self.n})"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -63,12 +71,16 @@ def _validate(values: Sequence[float], confidence: float, num_resamples: int) ->
 def bootstrap_mean_ci(
     values: Sequence[float], *, confidence: float = 0.95, num_resamples: int = DEFAULT_NUM_RESAMPLES, seed: int = 0
 ) -> Interval:
-    """The mean of `values` (one per task) and its percentile bootstrap interval. One value gives a zero-width one."""
+    """The mean of `values` (one per task) and its percentile bootstrap interval. One value gives a zero-width one.
+
+    Example: [0, 1, 1, 1] -> mean 0.75 with an interval inside [0, 1] that contains 0.75.
+    """
     array = _validate(values, confidence, num_resamples)
     means = _resample_means(array, num_resamples=num_resamples, seed=seed)
     tail = (1.0 - confidence) / 2.0
     low, high = np.quantile(means, [tail, 1.0 - tail])
-    return Interval(mean=float(array.mean()), low=float(low), high=float(high))
+    return Interval(mean=float(array.mean()), low=float(low), high=float(high), n=int(array.size),
+                    confidence=confidence)
 
 
 def paired_bootstrap(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import json
 import random
 import re
 from pathlib import Path
@@ -24,8 +23,7 @@ from agentgym.interop.mcp_connection import (
 )
 from agentgym.interop.verdict import threshold_verdict
 from agentgym.taskio import load_tasks
-from agentgym.toolenv import ToolEnv
-from agentgym.tools import validate_call
+from agentgym.toolenv import ToolEnv, internal_error
 
 Scorer = Callable[[str, Task], float]
 
@@ -128,19 +126,14 @@ class MCPToolsEnv(ToolEnv):
         if self.connection is None or not self._specs:
             await asyncio.to_thread(self._connect)  # starting a server takes a while; don't block other episodes
 
-    async def _run_call(self, call: ToolCall) -> tuple[str | Verdict, str | None]:
-        problem = validate_call(call, self._specs)
-        if problem is not None:
-            return f"error: {problem}", "model_error"
-        arguments = call.arguments if isinstance(call.arguments, dict) else _decode(call.arguments)
-        if call.name == "submit":
+    async def call_tool(self, name: str, arguments: dict[str, Any]) -> tuple[str | Verdict, str | None]:
+        if name == "submit":
             return self._judge(str(arguments.get("answer", ""))), None
         assert self.connection is not None
         try:
-            text, is_error = await self.connection.call_tool(call.name, arguments)
+            text, is_error = await self.connection.call_tool(name, arguments)
         except Exception as e:  # noqa: BLE001 - a server failure must not look like the agent's fault
-            return f"internal error in MCP tool {call.name!r} ({type(e).__name__}: {e}); this is not your fault", \
-                "env_error"
+            return internal_error(name, f"{type(e).__name__}: {e}", kind="MCP tool"), "env_error"
         return (f"error: {text}", "model_error") if is_error else (text, None)
 
     def _judge(self, answer: str) -> Verdict:
@@ -177,6 +170,3 @@ _SUBMIT = ToolSpec(
                 "required": ["answer"]},
 )
 
-
-def _decode(raw: str) -> dict[str, Any]:
-    return json.loads(raw) if raw.strip() else {}

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
+from agentgym.model.sampling_params import DEFAULT_MAX_NEW_TOKENS
 from agentgym.rl.backend_config import RolloutSection
 from agentgym.rl.limits_config import ContextSection, TruncationSection
 from agentgym.rl.loop_config import HeldoutSection, LearnabilitySection
@@ -99,7 +100,7 @@ class SamplingSection(_Section):
     temperature: float = Field(1.0, ge=0)
     top_p: float = Field(1.0, gt=0, le=1)
     top_k: int = Field(0, ge=0)
-    max_new_tokens: int = Field(64, ge=1)
+    max_new_tokens: int = Field(DEFAULT_MAX_NEW_TOKENS, ge=1)
     """Per-turn budget: a reply cut by it has `Turn.finish_reason == "length"` (docs/truncation.md)."""
     max_turns: int = Field(4, ge=1)
     ignore_eos: bool = False
@@ -253,8 +254,11 @@ def parse_config(data: Any, *, source: str = "config") -> TrainConfig:
         raise ConfigError(f"{source}: {_describe(e)}") from None
 
 
-def load_config(path: str | Path) -> TrainConfig:
-    """Read a YAML train config (needs pyyaml)."""
+def read_yaml(path: str | Path) -> Any:
+    """The data of a YAML config file ({} for an empty one); `ConfigError` names a missing file or bad YAML.
+
+    The one YAML reader of the configs: `load_config` here and `agentgym.app.recipe.config.load_recipe` use it.
+    """
     try:
         import yaml
     except ImportError as e:
@@ -266,4 +270,9 @@ def load_config(path: str | Path) -> TrainConfig:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: not valid YAML: {e}") from None
-    return parse_config(data or {}, source=str(path))
+    return data or {}
+
+
+def load_config(path: str | Path) -> TrainConfig:
+    """Read a YAML train config (needs pyyaml)."""
+    return parse_config(read_yaml(path), source=str(path))

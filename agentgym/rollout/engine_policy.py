@@ -35,7 +35,8 @@ class EnginePolicyConfig:
     """How the embedded-engine policy samples and batches.
 
     Attributes:
-        temperature, top_p, top_k, max_new_tokens: sampling settings of every turn.
+        temperature, top_p, top_k, max_new_tokens: sampling settings of every turn (max_new_tokens None: the
+            engine's `SamplingParams` default, filled in at construction).
         max_batch: requests per `Engine.generate` call (the engine's `max_batch_size` bounds it too).
         max_wait_s: how long a batch waits for more requests once the event loop has gone quiet.
         seed: base sampling seed; call k of the policy uses `seed * 1_000_003 + k` (see `reseed`).
@@ -47,7 +48,7 @@ class EnginePolicyConfig:
     temperature: float = 1.0
     top_p: float = 1.0
     top_k: int = 0
-    max_new_tokens: int = 256
+    max_new_tokens: int | None = None
     max_batch: int = 16
     max_wait_s: float = 0.005
     seed: int = 0
@@ -59,6 +60,10 @@ class EnginePolicyConfig:
             raise ValueError(f"EnginePolicyConfig.max_batch must be >= 1, got {self.max_batch}")
         if self.max_wait_s < 0:
             raise ValueError(f"EnginePolicyConfig.max_wait_s must be >= 0, got {self.max_wait_s}")
+        if self.max_new_tokens is None:
+            from agentgym.model.sampling_params import DEFAULT_MAX_NEW_TOKENS
+
+            self.max_new_tokens = DEFAULT_MAX_NEW_TOKENS
         if self.max_new_tokens < 1:
             raise ValueError(f"EnginePolicyConfig.max_new_tokens must be >= 1, got {self.max_new_tokens}")
 

@@ -26,7 +26,7 @@ from agentgym.sandbox.docker_image import BASE_IMAGE
 from agentgym.sandbox.docker_sdk import load_docker
 from agentgym.sandbox.errors import SandboxClosed, SandboxError, SandboxPathError
 from agentgym.sandbox.isolation import Launch
-from agentgym.sandbox.local import BASE_ENV, Command, to_argv
+from agentgym.sandbox.home import BASE_ENV, Command, to_argv
 from agentgym.sandbox.outcome import interpret
 from agentgym.sandbox.output import OutputCapture
 from agentgym.sandbox.process import RawOutcome

@@ -6,47 +6,21 @@ import asyncio
 import dataclasses
 import os
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 from agentgym.sandbox.config import SandboxConfig
-from agentgym.sandbox.errors import SandboxBusy, SandboxClosed, SandboxUnavailable
-from agentgym.sandbox.identity import UidLease, await_all_gone, count_processes_of, kill_all_processes_of, lease_uid
-from agentgym.sandbox.isolation import build_launch, resolve_backend, unreachable_ancestor
+from agentgym.sandbox.errors import SandboxBusy, SandboxUnavailable
+from agentgym.sandbox.home import BASE_ENV, Command, SandboxHome, to_argv
+from agentgym.sandbox.identity import UidLease, await_all_gone, kill_all_processes_of
+from agentgym.sandbox.isolation import unreachable_ancestor
 from agentgym.sandbox.outcome import interpret
 from agentgym.sandbox.process import run_process
 from agentgym.sandbox.result import ExecResult
-from agentgym.sandbox.rlimits import make_preexec, rlimit_values
+from agentgym.sandbox.rlimits import make_preexec
 from agentgym.sandbox.sync import run_sync
-from agentgym.sandbox.workdir import create_workdir, default_workdir_root, read_file, remove_workdir, write_file
+from agentgym.sandbox.workdir import read_file, remove_workdir
 
-Command = str | Sequence[str]
-
-BASE_ENV = {
-    "PATH": "/usr/local/bin:/usr/bin:/bin",
-    "LANG": "C.UTF-8",
-    "LC_ALL": "C.UTF-8",
-    "PYTHONDONTWRITEBYTECODE": "1",
-    "PYTHONUNBUFFERED": "1",
-    "PYTHONNOUSERSITE": "1",
-    "PYTHONHASHSEED": "0",  # reproducible episodes: set/dict-of-str order and hash() the same in every sandbox
-    "TMPDIR": "/tmp",
-    "TERM": "dumb",
-    "USER": "sandbox",
-    "LOGNAME": "sandbox",
-}
-"""The whole environment a command starts with (plus HOME = its workdir), before `config.env` and per-run `env`."""
-
-
-def to_argv(command: Command) -> list[str]:
-    """A string runs through `/bin/sh -c`; a sequence is an argv run as is."""
-    if isinstance(command, str):
-        return ["/bin/sh", "-c", command]
-    if isinstance(command, bytes) or not all(isinstance(arg, str) for arg in command) or not command:
-        raise TypeError(f"command must be a shell string or a non-empty sequence of str, got {command!r}")
-    return list(command)
-
-
-class LocalSandbox:
+class LocalSandbox(SandboxHome):
     """A working directory plus the means to run untrusted commands in it, isolated.
 
     One sandbox keeps its directory across `run` calls (a code-repair episode edits, then tests, in the same tree) and
@@ -65,40 +39,12 @@ class LocalSandbox:
     """
 
     def __init__(self, config: SandboxConfig | None = None) -> None:
-        self.config = config if config is not None else SandboxConfig()
-        self.backend = resolve_backend(self.config.isolation)
-        root = self.config.workdir_root or default_workdir_root()
-        self._lease = lease_uid(os.path.join(root, ".uid-locks"), self.config.uid_range)
-        try:
-            self.workdir = create_workdir(root, uid=self._lease.uid, gid=self._lease.gid)
-            if self._lease.is_dedicated and (blocked := unreachable_ancestor(self.workdir)) and self.backend != "bwrap":
-                raise SandboxUnavailable(
-                    f"the sandbox uid cannot traverse {blocked}; choose a workdir_root it can reach"
-                )
-        except BaseException:
-            self._lease.release()
-            raise
+        super().__init__(config)
         self._is_busy = False
-        self._is_closed = False
         # A sandbox dropped without close() still cleans up when it is garbage-collected (or at interpreter exit).
         self._finalizer = weakref.finalize(self, _release, self._lease, self.workdir)
 
-    # -- properties -------------------------------------------------------------------------------------------------
-    @property
-    def uid(self) -> int:
-        """The uid the sandboxed code runs as (a dedicated one when we are root)."""
-        return self._lease.uid
-
-    @property
-    def is_closed(self) -> bool:
-        return self._is_closed
-
     # -- files ------------------------------------------------------------------------------------------------------
-    def write_file(self, path: str, data: bytes | str, *, mode: int = 0o644) -> str:
-        """Write a file into the working directory (relative path; parents created); returns its host path."""
-        self._check_open()
-        return write_file(self.workdir, path, data, mode=mode, uid=self._lease.uid, gid=self._lease.gid)
-
     def read_file(self, path: str, *, max_bytes: int | None = None) -> bytes:
         """Read a file back from the working directory; symlinks leading out of it are refused."""
         self._check_open()
@@ -145,10 +91,7 @@ class LocalSandbox:
             limits = dataclasses.replace(limits, timeout_s=timeout_s)  # validates the override too
         self._is_busy = True
         try:
-            launch = build_launch(self.backend, argv, config=self.config, workdir=self.workdir, lease=self._lease)
-            num_tasks = 0 if self._lease.is_dedicated else count_processes_of(self._lease.uid, count_threads=True)
-            rlimits = rlimit_values(limits, backend=self.backend, is_dedicated_uid=self._lease.is_dedicated,
-                                    num_existing_tasks=num_tasks)  # fmt: skip
+            launch, rlimits = self._launch(argv, limits)
             data = stdin.encode() if isinstance(stdin, str) else stdin
             raw = await run_process(
                 launch.argv, cwd=self.workdir, env=self._environment(env), timeout_s=limits.timeout_s,
@@ -159,31 +102,7 @@ class LocalSandbox:
             self._is_busy = False
         return interpret(raw, launch, limits)
 
-    def _environment(self, extra: Mapping[str, str] | None) -> dict[str, str]:
-        env = {**BASE_ENV, "HOME": self.workdir, **self.config.env, **(extra or {})}
-        bad = [k for k, v in env.items() if not isinstance(k, str) or not isinstance(v, str) or "=" in k or not k]
-        if bad:
-            raise ValueError(f"env names must be non-empty strings without '=' and values strings; bad: {bad!r}")
-        return env
-
     # -- lifetime ---------------------------------------------------------------------------------------------------
-    def _check_open(self) -> None:
-        if self._is_closed:
-            raise SandboxClosed("this sandbox is closed; create a new one")
-
-    def close(self) -> None:
-        """Kill anything still running as the sandbox, delete the working directory, free the uid. Idempotent."""
-        if self._is_closed:
-            return
-        self._is_closed = True
-        self._finalizer()
-
-    def __enter__(self) -> LocalSandbox:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
     async def __aenter__(self) -> LocalSandbox:
         return self
 

@@ -21,13 +21,12 @@ import weakref
 from collections.abc import Mapping
 
 from agentgym.sandbox.config import SandboxConfig
-from agentgym.sandbox.errors import SandboxBusy, SandboxClosed, SandboxUnavailable
-from agentgym.sandbox.identity import UidLease, count_processes_of, kill_all_processes_of, lease_uid
-from agentgym.sandbox.isolation import build_launch, resolve_backend, unreachable_ancestor
-from agentgym.sandbox.local import BASE_ENV, Command, to_argv
+from agentgym.sandbox.errors import SandboxBusy
+from agentgym.sandbox.home import Command, SandboxHome, to_argv
+from agentgym.sandbox.identity import UidLease, kill_all_processes_of
 from agentgym.sandbox.process import kill_process_group
-from agentgym.sandbox.rlimits import make_preexec, rlimit_values
-from agentgym.sandbox.workdir import create_workdir, default_workdir_root, remove_workdir, write_file
+from agentgym.sandbox.rlimits import make_preexec
+from agentgym.sandbox.workdir import remove_workdir, write_file
 
 _LAUNCHER = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="agentgym-spawn")
 """The one thread that forks every long-running sandboxed process (see the module docstring for why)."""
@@ -36,7 +35,7 @@ MAX_LOG_BYTES = 64 * 1024
 """How much of the process's combined stdout/stderr `read_log` returns (the tail)."""
 
 
-class SandboxedProcess:
+class SandboxedProcess(SandboxHome):
     """A working directory, a leased uid and at most one long-running isolated process in it at a time.
 
     The process gets the same isolation as `LocalSandbox.run` (no network but `lo`, read-only host file system,
@@ -57,31 +56,13 @@ class SandboxedProcess:
     """
 
     def __init__(self, config: SandboxConfig | None = None) -> None:
-        self.config = config if config is not None else SandboxConfig()
-        self.backend = resolve_backend(self.config.isolation)
-        root = self.config.workdir_root or default_workdir_root()
-        self._lease = lease_uid(os.path.join(root, ".uid-locks"), self.config.uid_range)
-        try:
-            self.workdir = create_workdir(root, uid=self._lease.uid, gid=self._lease.gid)
-            if self._lease.is_dedicated and (blocked := unreachable_ancestor(self.workdir)) and self.backend != "bwrap":
-                raise SandboxUnavailable(
-                    f"the sandbox uid cannot traverse {blocked}; choose a workdir_root it can reach"
-                )
-        except BaseException:
-            self._lease.release()
-            raise
+        super().__init__(config)
         self._log = tempfile.TemporaryFile(prefix="agentgym-spawn-log-")
         self._state = _State()
-        self._is_closed = False
         # Dropped without close(): still killed and cleaned up when garbage-collected or at interpreter exit.
         self._finalizer = weakref.finalize(self, _release, self._state, self._lease, self.workdir, self._log)
 
     # -- properties -------------------------------------------------------------------------------------------------
-    @property
-    def uid(self) -> int:
-        """The uid the process runs as (a dedicated one when we are root)."""
-        return self._lease.uid
-
     @property
     def pid(self) -> int | None:
         """Host pid of the outermost wrapper process (bwrap, unshare or the command itself), or None."""
@@ -98,16 +79,7 @@ class SandboxedProcess:
         under bwrap/unshare and as -N under isolation 'none'."""
         return self._state.popen.poll() if self._state.popen is not None else None
 
-    @property
-    def is_closed(self) -> bool:
-        return self._is_closed
-
     # -- files ------------------------------------------------------------------------------------------------------
-    def write_file(self, path: str, data: bytes | str, *, mode: int = 0o644) -> str:
-        """Write a file into the working directory (relative path; parents created); returns its host path."""
-        self._check_open()
-        return write_file(self.workdir, path, data, mode=mode, uid=self._lease.uid, gid=self._lease.gid)
-
     def make_dir(self, path: str) -> str:
         """Create a directory (and parents) inside the working directory, owned by the sandbox uid; its host path."""
         self._check_open()
@@ -135,14 +107,11 @@ class SandboxedProcess:
         real_root = os.path.realpath(self.workdir)
         if os.path.commonpath([os.path.realpath(cwd), real_root]) != real_root:
             raise ValueError(f"cwd must lie inside the working directory {self.workdir}, got {cwd!r}")
-        full_env = {**BASE_ENV, "HOME": self.workdir, **self.config.env, **(env or {})}
-        launch = build_launch(self.backend, argv, config=self.config, workdir=self.workdir, lease=self._lease)
+        full_env = self._environment(env)
+        launch, rlimits = self._launch(argv, self.config.limits)
         if launch.backend == "bwrap":  # bwrap's --chdir is the workdir; a sub-directory is entered by its own flag
             at = launch.argv.index("--chdir")
             launch.argv[at + 1] = cwd
-        num_tasks = 0 if self._lease.is_dedicated else count_processes_of(self._lease.uid, count_threads=True)
-        rlimits = rlimit_values(self.config.limits, backend=self.backend, is_dedicated_uid=self._lease.is_dedicated,
-                                num_existing_tasks=num_tasks)  # fmt: skip
         self._log.seek(0)
         self._log.truncate()
         popen = _LAUNCHER.submit(
@@ -170,24 +139,6 @@ class SandboxedProcess:
         size = self._log.seek(0, os.SEEK_END)
         self._log.seek(max(0, size - max_bytes))
         return self._log.read().decode(errors="replace")
-
-    # -- lifetime ---------------------------------------------------------------------------------------------------
-    def _check_open(self) -> None:
-        if self._is_closed:
-            raise SandboxClosed("this sandbox is closed; create a new one")
-
-    def close(self) -> None:
-        """Kill the process and its leftovers, delete the working directory, free the uid. Idempotent."""
-        if self._is_closed:
-            return
-        self._is_closed = True
-        self._finalizer()
-
-    def __enter__(self) -> SandboxedProcess:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         state = "closed" if self._is_closed else ("running" if self.is_running else "idle")

@@ -1,8 +1,8 @@
 """`general`: an agent works a synthesized environment (SQLite DB + generated tools) and submits a JSON answer.
 
-The tools differ per environment folder, so this env implements the `agentgym.api.Env` protocol directly and reuses
-the shared tool-call parser and argument validator. Every generated tool and verifier runs in a sandboxed worker
-(`runtime.py`), never in this process.
+The tools differ per environment folder, so this env fills `ToolEnv`'s tool list from the folder at each reset and
+runs each call through `call_tool`; the step loop, parsing and error labels are `ToolEnv`'s. Every generated tool and
+verifier runs in a sandboxed worker (`runtime.py`), never in this process.
 """
 
 from __future__ import annotations
@@ -24,19 +24,10 @@ from agentgym.envs.general.pool import shared_runtime_pool
 from agentgym.envs.general.runtime import SandboxRuntime, WorkerFailed
 from agentgym.envs.general.taskset import read_task_set, task_file
 
-from agentgym.api import (
-    Action,
-    Message,
-    Observation,
-    StepResult,
-    Task,
-    ToolCall,
-    ToolSpec,
-    Verdict,
-)
+from agentgym.api import Action, Message, Observation, Task, ToolCall, ToolSpec, Verdict
 from agentgym.errors import ResetNeeded
 from agentgym.sandbox import SandboxConfig
-from agentgym.tools import parse_tool_calls, validate_call
+from agentgym.toolenv import ToolEnv, internal_error
 
 SYSTEM_PROMPT = (
     "You are an agent working in a database-backed environment. Use the tools to look up what you need, then call "
@@ -54,7 +45,7 @@ def submit_spec(answer_schema: dict[str, Any] | None) -> ToolSpec:
     )
 
 
-class GeneralEnv:
+class GeneralEnv(ToolEnv):
     """Synthesized general-agent tasks: look things up with the environment's tools, then `submit(answer)`.
 
     Reward 1.0 iff the task's verifier accepts the answer (and, for DB-changing tasks, the final DB state).
@@ -74,28 +65,19 @@ class GeneralEnv:
     """
 
     name = "general"
+    system_prompt = SYSTEM_PROMPT
 
     def __init__(self, *, root: str | Path | None = None, max_turns: int = 16, tool_format: str = "auto",
                  call_timeout_s: float = 5.0, sandbox: SandboxConfig | None = None,
                  pool_size: int = 0, tasks: str | Path | None = None) -> None:  # fmt: skip
-        if not isinstance(max_turns, int) or max_turns < 1:
-            raise ValueError(f"max_turns must be a positive integer, got {max_turns!r}")
-        if tool_format not in ("auto", "hermes", "deepseek"):
-            raise ValueError(f"tool_format must be 'auto', 'hermes' or 'deepseek', got {tool_format!r}")
+        super().__init__(max_turns=max_turns, tool_format=tool_format)
         self.tasks_path = task_file(tasks) if tasks is not None else None
         self.root = Path(root) if root is not None else self.tasks_path.parent if self.tasks_path else None
-        self.max_turns = max_turns
-        self.tool_format = tool_format
         if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 0:
             raise ValueError(f"pool_size must be an integer >= 0, got {pool_size!r}")
         self.runtime = SandboxRuntime(sandbox, call_timeout_s=call_timeout_s)
         self._pool = shared_runtime_pool(sandbox, call_timeout_s=call_timeout_s, size=pool_size) if pool_size else None
-        self.task: Task | None = None
         self.folder: EnvFolder | None = None
-        self.rng = random.Random()
-        self.num_turns = 0
-        self.is_running = False
-        self.is_closed = False
         self._specs: list[ToolSpec] = [submit_spec(None)]
         self._folders: dict[Path, EnvFolder] = {}
 
@@ -128,44 +110,8 @@ class GeneralEnv:
         user = f"{task.prompt}\n\nWhen you are done, call `submit` with `answer` matching this JSON Schema: {schema}"
         return Observation(messages=[Message(role="system", content=SYSTEM_PROMPT), Message(role="user", content=user)])
 
-    async def step(self, action: Action) -> StepResult:
-        if not self.is_running:
-            raise ResetNeeded(
-                f"env {self.name!r}: step() called before reset() or after the episode ended; call reset(task) first"
-            )
-        self.num_turns += 1
-        calls, messages, error = self._parse(action)
-        verdict: Verdict | None = None
-        for call in calls:
-            if verdict is not None:
-                messages.append(_tool_message(call, "ignored: the episode already ended with the call before this one"))
-                continue
-            content, result, call_error = await self._run_call(call)
-            error = "env_error" if "env_error" in (error, call_error) else error or call_error
-            verdict = result if isinstance(result, Verdict) else None
-            messages.append(_tool_message(call, content))
-        terminated = verdict is not None
-        truncated = not terminated and self.num_turns >= self.max_turns
-        info: dict[str, Any] = {"num_calls": len(calls)}
-        if truncated:
-            info["truncation_reason"] = f"turn budget of {self.max_turns} steps reached"
-        self.is_running = not (terminated or truncated)
-        return StepResult(observation=Observation(messages=messages), reward=verdict.reward if verdict else 0.0,
-                          terminated=terminated, truncated=truncated, verdict=verdict, error=error,
-                          info=info)
-
-    async def close(self) -> None:
-        if self.is_closed:
-            return
-        self.is_closed = True
-        self.is_running = False
+    async def aclose(self) -> None:
         await asyncio.to_thread(self.runtime.close)
-
-    async def __aenter__(self) -> GeneralEnv:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
 
     # --- optional hooks -----------------------------------------------------------------------------------------
     def reference_action(self, task: Task) -> Action:
@@ -194,34 +140,19 @@ class GeneralEnv:
             self._folders[path] = load_folder(path)
         return self._folders[path]
 
-    def _parse(self, action: Action) -> tuple[list[ToolCall], list[Message], str | None]:
-        if action.tool_calls:
-            return list(action.tool_calls), [], None
-        parsed = parse_tool_calls(action.text, self.tool_format)  # type: ignore[arg-type]
-        messages = [Message(role="tool", name="error", content=f"error: {e}") for e in parsed.errors]
-        if not parsed.calls and not parsed.errors:
-            names = ", ".join(s.name for s in self._specs)
-            messages.append(Message(role="user", content=f"No tool call found in your message. Call one of the "
-                                                         f"tools ({names}) to continue."))  # fmt: skip
-        return list(parsed.calls), messages, "model_error" if messages else None
-
-    async def _run_call(self, call: ToolCall) -> tuple[str, Verdict | None, str | None]:
-        problem = validate_call(call, self._specs)
-        if problem is not None:
-            return f"error: {problem}", None, "model_error"
-        arguments = call.arguments if isinstance(call.arguments, dict) else json.loads(call.arguments or "{}")
+    async def call_tool(self, name: str, arguments: dict[str, Any]) -> tuple[str | Verdict, str | None]:
+        """`submit` runs the task's verifier; any other name is the folder's tool, run in the sandboxed worker."""
         try:
-            if call.name == "submit":
-                verdict = await self._judge(arguments["answer"])
-                return f"submitted; reward {verdict.reward:g}", verdict, None
-            out = await asyncio.to_thread(self.runtime.call, call.name, arguments)
+            if name == "submit":
+                return await self._judge(arguments["answer"]), None
+            out = await asyncio.to_thread(self.runtime.call, name, arguments)
         except WorkerFailed as e:
-            return f"internal error in tool {call.name!r} ({e}); this is not your fault", None, "env_error"
+            return internal_error(name, str(e)), "env_error"
         if out.get("ok"):
-            return json.dumps(out["result"], ensure_ascii=False), None, None
+            return json.dumps(out["result"], ensure_ascii=False), None
         if out.get("kind") == "model_error":
-            return f"error: {out.get('error')}", None, "model_error"
-        return f"internal error in tool {call.name!r} ({out.get('error')}); this is not your fault", None, "env_error"
+            return f"error: {out.get('error')}", "model_error"
+        return internal_error(name, str(out.get("error"))), "env_error"
 
     async def _judge(self, answer: Any) -> Verdict:
         assert self.task is not None
@@ -231,6 +162,3 @@ class GeneralEnv:
         return Verdict(reward=1.0 if passed else 0.0, passed=passed, reasons=reasons,
                        components={"verifier": 1.0 if passed else 0.0})
 
-
-def _tool_message(call: ToolCall, content: str) -> Message:
-    return Message(role="tool", name=call.name, tool_call_id=call.id or None, content=content)

@@ -64,7 +64,7 @@ def grpo_loss(
         config: the loss knobs.
         token_loss: the per-token kernel chosen by the dispatcher.
         ref_logprobs: (B, T) reference-policy logprobs; the KL term is added only when given.
-        beta: (B,) per-sample KL coefficients; ``config.kl_beta`` for all when None.
+        beta: (B,) per-sample KL coefficients β_i (the trainer's per-env `kl_beta`); None: no KL term.
         entropy: (B, T) per-token entropies, only averaged into the metrics.
 
     Returns:
@@ -72,7 +72,7 @@ def grpo_loss(
     """
     mask, counts, log_ratio, keep = _sequence_terms(logprobs, old_logprobs, advantages, loss_mask, config)
     weights = _aggregation_weights(mask, counts, config)
-    betas = beta.to(logprobs.dtype) if beta is not None else logprobs.new_full((logprobs.shape[0],), config.kl_beta)
+    betas = beta.to(logprobs.dtype) if beta is not None else logprobs.new_zeros((logprobs.shape[0],))
     per_token = token_loss(
         log_ratio, logprobs, old_logprobs, ref_logprobs, advantages.to(logprobs.dtype), keep, betas, weights,
         config.clip_low, config.clip_high,

@@ -31,8 +31,6 @@ class GRPOLossConfig:
     mean (original GRPO). dr_grpo: Σ loss / (num_seqs · max_tokens), a constant normalizer (Dr. GRPO)."""
     importance_level: Literal["token", "sequence"] = "token"
     """token: PPO per-token ratios. sequence: GSPO, r_i = exp(mean_t log(π_θ/π_old)) shared by the sequence's tokens."""
-    kl_beta: float = 0.0
-    """β for the KL term when no per-sample ``beta`` tensor is passed; 0 with no reference logprobs disables it."""
     off_policy_threshold: float | None = None
     """δ: mask a whole sequence's surrogate iff A_i < 0 (per-token advantages: their mean over the loss tokens) and
     mean_t log(π_old/π_θ) > δ (DeepSeek-V3.2). None = off."""
@@ -48,8 +46,6 @@ class GRPOLossConfig:
             raise ValueError(f"aggregation must be one of {AGGREGATIONS}, got {self.aggregation!r}")
         if self.importance_level not in IMPORTANCE_LEVELS:
             raise ValueError(f"importance_level must be one of {IMPORTANCE_LEVELS}, got {self.importance_level!r}")
-        if self.kl_beta < 0.0:
-            raise ValueError(f"kl_beta must be >= 0, got {self.kl_beta}")
         if self.max_tokens is not None and self.max_tokens <= 0:
             raise ValueError(f"max_tokens must be positive or None, got {self.max_tokens}")
 

@@ -51,7 +51,7 @@ def grpo_loss_ref(
     sequence's loss tokens.
     """
     num_seqs, max_len = logprobs.shape
-    betas = beta if beta is not None else torch.full((num_seqs,), config.kl_beta, dtype=logprobs.dtype)
+    betas = beta if beta is not None else torch.zeros((num_seqs,), dtype=logprobs.dtype)
     seq_sums, seq_counts, kept = [], [], []
     num_clipped, kl_sum, entropy_sum = 0, logprobs.new_zeros(()), logprobs.new_zeros(())
     for i in range(num_seqs):

@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from agentgym.api import Task
 from agentgym.errors import AgentGymError
@@ -35,10 +36,10 @@ from agentgym.synth.code.issue import IssueWriter, write_issue
 from agentgym.synth.code.mutations import OPERATORS, Mutation, find_mutations
 from agentgym.synth.code.projects import ProjectSpec
 from agentgym.synth.code.source import fetch_project
-from agentgym.synth.code.store import TaskStore
 from agentgym.synth.code.suite import Project, SuiteBox, SuiteRun, run_suite
 from agentgym.synth.code.tree import iter_files, tree_sha256
 from agentgym.synth.code.venv import prepare_venv
+from agentgym.synth.code.ledger import TaskLedger
 from agentgym.pyast import parse
 
 GENERATOR = "agentgym.synth.code"
@@ -62,7 +63,8 @@ class SynthConfig:
 
     Attributes:
         project: the source project.
-        out: the JSONL task file (appended to; a `.state.jsonl` beside it makes the run resumable).
+        out: the JSONL task file (rewritten from the state store beside it, `<out>.state.jsonl`, which records every
+            candidate's fate and makes the run resumable).
         n: tasks to keep from this project (counting those already in `out`).
         seed: orders the candidates.
         num_workers: candidates tested at once (each in its own sandbox).
@@ -188,7 +190,7 @@ def mutation_key(m: Mutation) -> str:
 class _Run:
     """The state of one pipeline run over one project."""
 
-    def __init__(self, config: SynthConfig, project: Project, store: TaskStore, funnel: Funnel) -> None:
+    def __init__(self, config: SynthConfig, project: Project, store: TaskLedger, funnel: Funnel) -> None:
         self.config, self.project, self.store, self.funnel = config, project, store, funnel
         self.stable: set[str] = set()
         self.timeout_s = config.min_timeout_s
@@ -267,8 +269,7 @@ class _Run:
             return None
         if self.store.num_kept(self.project.label) >= self.config.n:
             return None
-        self.store.add_task(task)
-        self.store.add_state(key, "kept", task_id=task.id)
+        self.store.keep(key, task)
         self.funnel.kept += 1
         return task
 
@@ -318,7 +319,7 @@ async def synthesize_async(config: SynthConfig, *, progress: Callable[[Funnel], 
     started = time.monotonic()
     funnel = Funnel(project=config.project.label)
     project = await asyncio.to_thread(prepare_project, config.project)
-    store = TaskStore(config.out)
+    store = TaskLedger(config.out)
     run = _Run(config, project, store, funnel)
     num_boxes = config.num_workers if config.can_reuse_workdir else 0
     boxes: list[SuiteBox] = []
@@ -328,7 +329,7 @@ async def synthesize_async(config: SynthConfig, *, progress: Callable[[Funnel], 
         await run.baseline(boxes[0] if boxes else None)
         pending = []
         for m in candidate_mutations(project, config):
-            if mutation_key(m) in store.done:
+            if store.is_decided(mutation_key(m)):
                 funnel.resumed += 1
             else:
                 pending.append(m)

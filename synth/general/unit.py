@@ -15,7 +15,7 @@ from agentgym.synth.general.checks import check_task, run_reference
 from agentgym.synth.general.drafts import EnvDraft, TaskDraft
 from agentgym.synth.general.generator import Generator
 from agentgym.synth.general.output import write_env_folder
-from agentgym.synth.general.sandbox import CandidateSandbox, SandboxFailed
+from agentgym.synth.general.sandbox import CandidateSandbox, WorkerFailed
 from agentgym.synth.store import Store
 
 STAGE_ORDER = ("generated", "consistent", "escalating", "escalated", "checked", "rejected")
@@ -74,7 +74,7 @@ class UnitRunner:
         box = await asyncio.to_thread(CandidateSandbox, self.sandbox_config)
         try:
             return await self._advance(unit, state, box)
-        except SandboxFailed as e:
+        except WorkerFailed as e:
             return self._reject(unit, state["stage"] if state else "generated", f"sandbox: {e}")
         finally:
             await asyncio.to_thread(box.close)

@@ -173,3 +173,17 @@ def test_config_validation_names_the_field():
         EvalConfig(envs=("arith",), num_samples=0)
     with pytest.raises(ValueError, match="envs must be a non-empty tuple"):
         EvalConfig(envs="arith")  # type: ignore[arg-type]
+
+
+def test_evaluate_scores_every_env_with_and_without_progress_bars():
+    from agentgym.api import Action
+    from agentgym.eval.runner import evaluate
+    from agentgym.envs.echo_letter import EchoLetterEnv
+    from agentgym.rollout import ScriptedPolicy
+
+    policy = ScriptedPolicy(lambda messages, tools: Action(text=messages[-1].content))
+    tasks = {"one": EchoLetterEnv().sample_tasks(3, seed=0), "two": EchoLetterEnv().sample_tasks(2, seed=1)}
+    for progress in (False, True):
+        scores, trajectories = evaluate(policy, lambda name: EchoLetterEnv(), tasks, score=lambda t: t.reward,
+                                        progress=progress)
+        assert scores == {"one": [1.0] * 3, "two": [1.0] * 2} and len(trajectories) == 5

@@ -69,3 +69,15 @@ def test_mismatched_or_empty_inputs_raise():
         paired_bootstrap([1, 2], [1, 2, 3])
     with pytest.raises(ValueError, match="non-empty"):
         bootstrap_mean_ci([])
+
+
+def test_interval_prints_mean_bounds_and_count():
+    ci = bootstrap_mean_ci([0.0, 1.0, 1.0, 1.0])
+    assert ci.mean == 0.75 and 0.0 <= ci.low <= 0.75 <= ci.high <= 1.0 and ci.n == 4
+    assert str(ci) == f"0.750 [{ci.low:.3f}, {ci.high:.3f}] (n=4)"
+    same = bootstrap_mean_ci([0.5] * 10)
+    assert (same.low, same.high) == (0.5, 0.5)
+    wide, narrow = bootstrap_mean_ci([0.0, 1.0] * 5), bootstrap_mean_ci([0.0, 1.0] * 200)
+    assert narrow.high - narrow.low < wide.high - wide.low
+    with pytest.raises(ValueError):
+        bootstrap_mean_ci([])

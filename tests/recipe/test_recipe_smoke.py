@@ -130,6 +130,8 @@ def test_bad_keys_get_one_line_naming_them():
                       "domains": {"r": {"envs": [{"name": "rpt"}]}}})
     with pytest.raises(ConfigError, match=r"distill.modes.0: Input should be 'direct' or 'thinking'"):
         parse_recipe({"domains": {"a": {"envs": [{"name": "arith"}]}}, "distill": {"modes": ["fast"]}})
+    with pytest.raises(ConfigError, match=r"^recipe: model: Value error, checkpoint is set by each stage"):
+        parse_recipe({"domains": {"a": {"envs": [{"name": "arith"}]}}, "model": {"checkpoint": "w.safetensors"}})
 
 
 def test_mixed_weights_split_each_domain_share_over_its_envs_and_carry_its_beta():

@@ -90,30 +90,3 @@ def test_format_score():
     assert format_score(call, frozenset({"calculator"})) == 0.0
     assert format_score("so it is \\boxed{the}") == 1.0
     assert format_score("the answer is 3") == 0.0 and format_score('<tool_call>{"name": ') == 0.0
-
-
-def test_bootstrap_ci():
-    from agentgym.rl.evaluation import bootstrap_ci
-
-    ci = bootstrap_ci([0.0, 1.0, 1.0, 1.0])
-    assert ci.mean == 0.75 and 0.0 <= ci.low <= 0.75 <= ci.high <= 1.0 and ci.n == 4
-    same = bootstrap_ci([0.5] * 10)
-    assert (same.low, same.high) == (0.5, 0.5)
-    wide, narrow = bootstrap_ci([0.0, 1.0] * 5), bootstrap_ci([0.0, 1.0] * 200)
-    assert narrow.high - narrow.low < wide.high - wide.low
-    with pytest.raises(ValueError):
-        bootstrap_ci([])
-
-
-def test_evaluate_scores_every_env_with_and_without_progress_bars():
-    from agentgym.api import Action
-    from agentgym.rl.evaluation import evaluate
-    from agentgym.envs.echo_letter import EchoLetterEnv
-    from agentgym.rollout import ScriptedPolicy
-
-    policy = ScriptedPolicy(lambda messages, tools: Action(text=messages[-1].content))
-    tasks = {"one": EchoLetterEnv().sample_tasks(3, seed=0), "two": EchoLetterEnv().sample_tasks(2, seed=1)}
-    for progress in (False, True):
-        scores, trajectories = evaluate(policy, lambda name: EchoLetterEnv(), tasks, score=lambda t: t.reward,
-                                        progress=progress)
-        assert scores == {"one": [1.0] * 3, "two": [1.0] * 2} and len(trajectories) == 5

@@ -11,31 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 
-from agentgym.rl.config import ConfigError, EnvMix, TrainConfig, _describe, parse_config
+from agentgym.model.sampling_params import DEFAULT_MAX_NEW_TOKENS
+from agentgym.rl.config import ConfigError, EnvMix, ModelSection, TrainConfig, _describe, _Section, parse_config
+from agentgym.rl.config import read_yaml
 
 MODES = ("direct", "thinking")
 """Distillation modes: `direct` keeps each env's own prompt; `thinking` asks for step-by-step reasoning first."""
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class BaseModelSection(_Section):
-    """The starting model (the `model` section of a train config, without `checkpoint`)."""
-
-    pretrained: str | None = None
-    """A named pretrained model, e.g. "smollm2-135m"."""
-    preset: str = "tiny"
-    """A model preset with random init and the char tokenizer (used when `pretrained` is unset)."""
-    overrides: dict[str, Any] = Field(default_factory=dict)
-    init_seed: int = 0
-    trainable_layers: int | None = Field(None, ge=0)
-    """Train only the last N blocks plus the final norm, in every stage (None: everything)."""
-    max_seq_len: int = Field(1024, ge=8)
-    max_batch: int = Field(16, ge=1)
 
 
 class RunBudget(_Section):
@@ -72,8 +55,9 @@ class DomainSection(RunBudget):
     """One specialist domain: its env mix, KL β and budgets; also its share of the mixed-RL stage."""
 
     envs: list[EnvMix] = Field(min_length=1)
-    kl_beta: float = Field(0.0, ge=0)
-    """β of the unbiased KL for this domain's sequences, in its specialist run and in mixed RL."""
+    kl_beta: float | None = Field(None, ge=0)
+    """β of the unbiased KL for this domain's sequences, in its specialist run and in mixed RL (None: each env's own
+    `kl_beta`, whose default is `EnvMix`'s)."""
     weight: float = Field(1.0, gt=0)
     """The domain's sampling weight in mixed RL (split over its envs by their own weights)."""
 
@@ -103,14 +87,15 @@ class EvalSection(_Section):
     """Held-out tasks per env."""
     seed: int = 10_000
     """Task seed of the held-out set (the training pools use each env's `task_seed`, 0 by default)."""
-    max_new_tokens: int = Field(48, ge=1)
+    max_new_tokens: int = Field(DEFAULT_MAX_NEW_TOKENS, ge=1)
     max_turns: int = Field(1, ge=1)
 
 
 class RecipeConfig(_Section):
     """A whole recipe run. `domains` is the only required section."""
 
-    model: BaseModelSection = Field(default_factory=BaseModelSection)
+    model: ModelSection = Field(default_factory=ModelSection)
+    """The starting model: a train config's `model` section; its `checkpoint` is each stage's own, so it stays unset."""
     seed: int = 0
     train: dict[str, Any] = Field(default_factory=dict)
     """`TrainConfig` fields shared by every GRPO run (sampling, loss, techniques, reward, optim, ...)."""
@@ -121,6 +106,13 @@ class RecipeConfig(_Section):
     mixed: RunBudget = Field(default_factory=RunBudget)
     eval: EvalSection = Field(default_factory=EvalSection)
     progress: bool = True
+
+    @field_validator("model")
+    @classmethod
+    def _no_checkpoint(cls, model: ModelSection) -> ModelSection:
+        if model.checkpoint is not None:
+            raise ValueError("checkpoint is set by each stage (the previous stage's weights); leave it out")
+        return model
 
     # the GRPO runs, as train configs
     def train_config(self, run: RunBudget, envs: list[EnvMix], *, out_dir: str, checkpoint: str | None,
@@ -136,8 +128,10 @@ class RecipeConfig(_Section):
         return parse_config(_merge(data, run.train), source=source)
 
     def domain_envs(self, name: str) -> list[EnvMix]:
-        """A domain's envs with the domain's β."""
+        """A domain's envs with the domain's β (when it sets one)."""
         section = self.domains[name]
+        if section.kl_beta is None:
+            return list(section.envs)
         return [e.model_copy(update={"kl_beta": section.kl_beta}) for e in section.envs]
 
     def mixed_envs(self) -> list[EnvMix]:
@@ -188,13 +182,4 @@ def parse_recipe(data: Any, *, source: str = "recipe") -> RecipeConfig:
 
 def load_recipe(path: str | Path) -> RecipeConfig:
     """Read a YAML recipe config."""
-    import yaml
-
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: no such config file")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: not valid YAML: {e}") from None
-    return parse_recipe(data or {}, source=str(path))
+    return parse_recipe(read_yaml(path), source=str(path))

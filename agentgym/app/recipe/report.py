@@ -35,9 +35,9 @@ def interval(values: list[float]) -> dict[str, Any]:
         low, high = wilson_interval(n, int(sum(values)))
         method = "wilson"
     else:
-        from agentgym.rl.evaluation import bootstrap_ci
+        from agentgym.eval.stats import bootstrap_mean_ci
 
-        ci = bootstrap_ci(values)
+        ci = bootstrap_mean_ci(values)
         low, high, method = ci.low, ci.high, "bootstrap"
     return {"mean": sum(values) / n, "low": low, "high": high, "n": n, "method": method}
 
@@ -130,12 +130,19 @@ def run_summaries(config: dict[str, Any], curves: dict[str, list[dict[str, Any]]
              "seconds": round(sum(r.get("step_s", 0.0) for r in records), 1)} for name, records in curves.items()]
 
 
+def _beta(domain: dict[str, Any]) -> str:
+    """The domain's β, or its envs' own when it sets none."""
+    if domain.get("kl_beta") is not None:
+        return f"{domain['kl_beta']}"
+    return "/".join(sorted({f"{e['kl_beta']}" for e in domain["envs"]}))
+
+
 def describe_setup(config: dict[str, Any]) -> str:
     """One paragraph: the model, the domains (envs, β, weight), the optional stages and distillation modes."""
     m = config["model"]
     model = m["pretrained"] or f"the `{m['preset']}` preset (random init)"
     trained = "all blocks" if m["trainable_layers"] is None else f"last {m['trainable_layers']} blocks"
-    domains = "; ".join(f"{d} ({', '.join(e['name'] for e in s['envs'])}; β {s['kl_beta']}, weight {s['weight']})"
+    domains = "; ".join(f"{d} ({', '.join(e['name'] for e in s['envs'])}; β {_beta(s)}, weight {s['weight']})"
                         for d, s in config["domains"].items())
     optional = [name for name in ("cold_start", "rpt") if config.get(name)]
     d = config["distill"]

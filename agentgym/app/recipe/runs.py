@@ -85,7 +85,7 @@ def greedy_policy(config: RecipeConfig, model: Any, tokenizer: Any, *, temperatu
 
 def evaluate_domains(config: RecipeConfig, model: Any, tokenizer: Any, domains: Sequence[str]) -> dict[str, Any]:
     """Held-out env reward of every task of every env of `domains`: {domain: {env: [reward, ...]}}."""
-    from agentgym.rl.evaluation import evaluate
+    from agentgym.eval.runner import evaluate
 
     make_env = env_factory(config)
     policy = greedy_policy(config, model, tokenizer)

@@ -25,7 +25,7 @@ def _batch(num_seqs=4, seq_len=6, dtype=torch.float32, seed=0):
 
 
 CONFIGS = [
-    GRPOLossConfig(aggregation=agg, importance_level=level, off_policy_threshold=delta, kl_beta=0.1)
+    GRPOLossConfig(aggregation=agg, importance_level=level, off_policy_threshold=delta)
     for agg, level, delta in itertools.product(("token_mean", "sequence_mean", "dr_grpo"), ("token", "sequence"),
                                                (None, 0.05))
 ]
@@ -35,7 +35,7 @@ CONFIGS = [
 @pytest.mark.parametrize("per_sample_beta", [False, True])
 def test_cpu_path_matches_reference(config, per_sample_beta):
     logprobs, old, ref, adv, mask, entropy = _batch()
-    beta = torch.tensor([0.0, 0.1, 0.3, 0.05]) if per_sample_beta else None
+    beta = torch.tensor([0.0, 0.1, 0.3, 0.05]) if per_sample_beta else torch.full((4,), 0.1)
     kwargs = dict(config=config, ref_logprobs=ref, beta=beta, entropy=entropy)
     out = grpo_loss(logprobs, old, adv, mask, path="cpu", **kwargs)
     want = grpo_loss(logprobs, old, adv, mask, path="ref", **kwargs)
@@ -50,10 +50,11 @@ def test_cpu_path_matches_reference(config, per_sample_beta):
 
 def test_gradcheck_float64():
     logprobs, old, ref, adv, mask, _ = _batch(dtype=torch.float64)
-    config = GRPOLossConfig(importance_level="sequence", kl_beta=0.2, aggregation="sequence_mean")
+    config = GRPOLossConfig(importance_level="sequence", aggregation="sequence_mean")
+    beta = torch.full((4,), 0.2, dtype=torch.float64)
 
     def fn(lp):
-        return grpo_loss(lp, old, adv, mask, config=config, ref_logprobs=ref, path="cpu").loss
+        return grpo_loss(lp, old, adv, mask, config=config, ref_logprobs=ref, beta=beta, path="cpu").loss
 
     assert torch.autograd.gradcheck(fn, (logprobs,), eps=1e-6, atol=1e-7)
 
@@ -102,8 +103,9 @@ def test_off_policy_mask_removes_only_the_stale_negative_sequence():
 
 def test_kl_is_zero_when_policy_equals_reference_and_has_the_right_gradient():
     logprobs, old, _, adv, mask, _ = _batch()
-    config = GRPOLossConfig(kl_beta=0.5)
-    with_kl = grpo_loss(logprobs, old, adv, mask, config=config, ref_logprobs=logprobs.detach().clone())
+    config = GRPOLossConfig()
+    with_kl = grpo_loss(logprobs, old, adv, mask, config=config, ref_logprobs=logprobs.detach().clone(),
+                        beta=torch.full((4,), 0.5))
     without = grpo_loss(logprobs, old, adv, mask, config=config)
     assert float(with_kl.metrics["kl"]) == 0.0
     torch.testing.assert_close(with_kl.loss, without.loss, atol=1e-7, rtol=0)
@@ -150,7 +152,6 @@ def test_entropy_metric_is_the_masked_token_mean():
         ({"clip_high": -0.1}, "clip_high must be >= 0, got -0.1"),
         ({"aggregation": "mean"}, "aggregation must be one of"),
         ({"importance_level": "seq"}, "importance_level must be one of"),
-        ({"kl_beta": -1.0}, "kl_beta must be >= 0"),
         ({"max_tokens": 0}, "max_tokens must be positive or None"),
     ],
 )

@@ -25,8 +25,8 @@ def _inputs(num_seqs=5, seq_len=4, dim=6, vocab=30, dtype=torch.float32, seed=0)
 
 
 CONFIGS = [
-    GRPOLossConfig(kl_beta=0.1),
-    GRPOLossConfig(importance_level="sequence", aggregation="sequence_mean", off_policy_threshold=0.0, kl_beta=0.2),
+    GRPOLossConfig(),
+    GRPOLossConfig(importance_level="sequence", aggregation="sequence_mean", off_policy_threshold=0.0),
     GRPOLossConfig(aggregation="dr_grpo", clip_low=0.1, clip_high=0.1),
 ]
 
@@ -52,10 +52,11 @@ def test_dispatch_metrics_and_support_match_reference():
     support = (hidden.detach() @ weight.detach().T).topk(6, dim=-1).indices
     support[..., 0] = targets
     config = CONFIGS[1]
+    beta = torch.full((5,), 0.2)  # one β for every sequence
     out = linear_grpo_loss(hidden, weight, targets, old, adv, mask, config=config, temperature=0.8,
-                           support=support, ref_logprobs=ref, path="cpu")
+                           support=support, ref_logprobs=ref, beta=beta, path="cpu")
     want = linear_grpo_loss(hidden, weight, targets, old, adv, mask, config=config, temperature=0.8,
-                            support=support, ref_logprobs=ref, path="ref")
+                            support=support, ref_logprobs=ref, beta=beta, path="ref")
     torch.testing.assert_close(out.loss, want.loss, atol=1e-5, rtol=0)
     for key in want.metrics:
         torch.testing.assert_close(out.metrics[key].float(), want.metrics[key].float(), atol=1e-5, rtol=0)

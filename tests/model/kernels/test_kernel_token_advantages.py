@@ -9,7 +9,7 @@ import torch
 from agentgym.model.kernels import GRPOLossConfig, grpo_loss, linear_grpo_loss
 
 CONFIGS = [
-    GRPOLossConfig(aggregation=agg, importance_level=level, off_policy_threshold=delta, kl_beta=0.1)
+    GRPOLossConfig(aggregation=agg, importance_level=level, off_policy_threshold=delta)
     for agg, level, delta in itertools.product(("token_mean", "sequence_mean", "dr_grpo"), ("token", "sequence"),
                                                (None, 0.0))
 ]
@@ -47,9 +47,10 @@ def test_cpu_path_matches_reference_with_per_token_advantages(config):
 def test_constant_rows_equal_per_sequence_advantages(config, path):
     logprobs, old, ref, _, mask = _batch(seed=1)
     per_sequence = torch.tensor([0.7, -1.2, 0.3])
-    flat = grpo_loss(logprobs, old, per_sequence, mask, config=config, ref_logprobs=ref, path=path)
+    beta = torch.full((3,), 0.1)
+    flat = grpo_loss(logprobs, old, per_sequence, mask, config=config, ref_logprobs=ref, beta=beta, path=path)
     wide = grpo_loss(logprobs, old, per_sequence[:, None].expand(3, 8), mask, config=config, ref_logprobs=ref,
-                     path=path)
+                     beta=beta, path=path)
     torch.testing.assert_close(wide.loss, flat.loss, atol=1e-7, rtol=0)
     assert float(flat.metrics["masked_fraction"]) == float(wide.metrics["masked_fraction"])
 

@@ -82,7 +82,7 @@ def test_grpo_token_loss_gradcheck_float64():
 @pytest.mark.parametrize(
     "config",
     [
-        GRPOLossConfig(kl_beta=0.1),
+        GRPOLossConfig(),
         GRPOLossConfig(importance_level="sequence", aggregation="sequence_mean", off_policy_threshold=0.0),
         GRPOLossConfig(aggregation="dr_grpo", clip_low=0.05, clip_high=0.05),
     ],

@@ -48,9 +48,9 @@ def test_logprob_forward_and_backward_match_reference(temperature, use_support):
 @pytest.mark.parametrize(
     "config",
     [
-        GRPOLossConfig(kl_beta=0.1),
+        GRPOLossConfig(),
         GRPOLossConfig(importance_level="sequence", aggregation="sequence_mean", off_policy_threshold=0.0),
-        GRPOLossConfig(aggregation="dr_grpo", clip_low=0.05, clip_high=0.05, kl_beta=0.3),
+        GRPOLossConfig(aggregation="dr_grpo", clip_low=0.05, clip_high=0.05),
     ],
     ids=["token_mean-kl", "gspo-offpolicy", "dr_grpo-tightclip"],
 )

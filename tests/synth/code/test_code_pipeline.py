@@ -89,3 +89,20 @@ def test_config_and_project_errors_name_the_field():
     assert resolve_project("toolz").label == "toolz==1.2.0"
     assert resolve_project("attrs==26.1.0").version == "26.1.0"
     assert len(DEFAULT_PROJECTS) >= 5 and all(p.version for p in DEFAULT_PROJECTS)
+
+
+def test_ledger_resumes_from_its_store_and_rewrites_a_torn_task_file(tmp_path):
+    from agentgym.api import Task
+    from agentgym.synth.code.ledger import TaskLedger
+
+    out = tmp_path / "tasks.jsonl"
+    ledger = TaskLedger(out)
+    task = Task(id="minilib-1", env="code_repair", prompt="fix it", meta={"project": "minilib", "patch_sha256": "ab"})
+    ledger.add_state("m0", "flaky")
+    ledger.keep("m1", task)
+    assert load_tasks(out) == [task]
+    with open(out, "a") as f:
+        f.write('{"id": "torn')  # an interrupted write
+    again = TaskLedger(out)
+    assert again.is_decided("m0") and again.is_decided("m1") and not again.is_decided("m2")
+    assert again.num_kept("minilib") == 1 and again.patch_hashes == {"ab"} and load_tasks(out) == [task]

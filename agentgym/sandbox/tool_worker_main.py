@@ -1,16 +1,24 @@
-"""The program that runs INSIDE the sandbox while the pipeline checks one candidate environment and its tasks.
+"""The program that runs INSIDE the sandbox to execute generated tools, solutions and verifiers over a SQLite DB.
 
-Standard library only; the host copies this file into the sandbox and runs ``python worker_main.py worker.sock``. It
-serves newline-delimited JSON requests on that Unix socket (same framing as the `general` env's worker; the DB hash
-definition is the one documented in the environment-folder format):
+Standard library only; the host never imports this module, it copies the file into the sandbox and runs it as
+``python tool_worker_main.py worker.sock`` (see `agentgym.sandbox.tool_worker.ToolWorker`). It serves
+newline-delimited JSON requests on that Unix socket, one at a time. Both the `general` env (one worker per env
+instance, one DB copy per episode) and the synthesis pipeline (one worker per candidate environment) drive it:
 
-- ``build``  ``{"sql": [...], "db": "base.sqlite"}``: create the DB from SQL statements → ``{"db_sha256"}``.
-- ``load``   ``{"tools": "tools.py", "names": [...]}``: execute tools.py and pick the tool functions.
+- ``build``  ``{"sql": [...], "db": "base.sqlite"}``: create the DB from SQL statements → ``{"ok", "db_sha256"}``.
+- ``load``   ``{"tools": "tools.py", "names": [...], "db"?: "episode-3.sqlite"}`` → ``{"ok": true}``, plus
+  ``"db_sha256"`` with "db": re-executes tools.py only when it changed; with "db" it opens that fresh DB copy as the
+  episode's DB and deletes the previous one.
+- ``call``   ``{"name": N, "arguments": {...}}`` → ``{"ok": true, "result": JSON}`` or
+  ``{"ok": false, "error": "...", "kind": "model_error" | "env_error"}``: one tool on the episode's DB, committed.
 - ``solve``  ``{"source", "db": "base.sqlite", "out": "run-1.sqlite", "use_tools": bool}``: copy the DB to `out`,
   run ``solution(tools)`` on it → ``{"answer", "error", "calls", "db_sha256", "tools_hold_db"}``. With
   ``use_tools=false`` every tool call fails (the "no shortcut" probe).
-- ``verify`` ``{"source", "answers": [...], "db": name}``: run ``verify(answer, db)`` on a fresh copy of `db` per answer
-  → ``{"results": [[passed, reasons], ...]}``.
+- ``verify`` ``{"source", "answers": [...], "db"?: name}``: run ``verify(answer, db)`` per answer, on a fresh copy of
+  `db` each, or on the episode's DB without "db" → ``{"ok": true, "results": [[passed, reasons], ...]}``.
+
+A tool signals the agent's mistake by raising ValueError, KeyError or LookupError (its message is shown); any other
+exception is a bug in the generated tool and is reported as an env error.
 """
 
 import builtins
@@ -21,7 +29,9 @@ import shutil
 import socket
 import sqlite3
 import sys
+import traceback
 
+AGENT_ERRORS = (ValueError, KeyError, LookupError, OverflowError, RecursionError)  # what bad arguments raise
 SAFE_NAMES = ("abs", "all", "any", "bool", "dict", "enumerate", "filter", "float", "int", "isinstance", "len", "list",
               "map", "max", "min", "range", "reversed", "round", "set", "sorted", "str", "sum", "tuple", "zip",
               "ValueError", "KeyError", "Exception")
@@ -34,6 +44,7 @@ class ToolCallError(Exception):
 
 
 def db_sha256(db):
+    """The DB's content hash: SHA-256 of its SQL dump (the definition documented in the environment-folder format)."""
     digest = hashlib.sha256()
     for line in db.iterdump():
         digest.update(line.encode())
@@ -48,7 +59,10 @@ def roundtrip(value):
 
 class Worker:
     def __init__(self):
+        self.db = None
+        self.db_path = None
         self.tools = {}
+        self.tools_source = None
 
     def build(self, request):
         if os.path.exists(request["db"]):
@@ -63,12 +77,47 @@ class Worker:
         return {"ok": True, "db_sha256": digest}
 
     def load(self, request):
-        namespace = {"__name__": "env_tools"}
         with open(request["tools"], encoding="utf-8") as f:
-            exec(compile(f.read(), "tools.py", "exec"), namespace)
-        self.tools = {n: namespace[n] for n in request["names"] if callable(namespace.get(n))}
+            source = f.read()
+        if source != self.tools_source:
+            namespace = {"__name__": "env_tools"}
+            exec(compile(source, "tools.py", "exec"), namespace)
+            self.tools = {n: namespace[n] for n in request["names"] if callable(namespace.get(n))}
+            self.tools_source = source
         missing = [n for n in request["names"] if n not in self.tools]
-        return {"ok": not missing, "error": f"tools.py defines no function for {missing}" if missing else None}
+        if missing:
+            return {"ok": False, "error": f"tools.py defines no function for {missing}", "kind": "env_error"}
+        if request.get("db") is None:
+            return {"ok": True}
+        if self.db is not None:
+            self.db.close()
+            if self.db_path != request["db"]:
+                os.unlink(self.db_path)
+        self.db_path = request["db"]
+        self.db = sqlite3.connect(self.db_path, isolation_level=None)
+        return {"ok": True, "db_sha256": db_sha256(self.db)}
+
+    def call(self, request):
+        fn = self.tools.get(request["name"])
+        if fn is None:
+            return {"ok": False, "error": f"unknown tool {request['name']!r}", "kind": "model_error"}
+        try:
+            self.db.execute("BEGIN")
+            result = fn(self.db, **request["arguments"])
+            self.db.execute("COMMIT")
+        except AGENT_ERRORS as e:
+            self.db.execute("ROLLBACK")
+            message = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+            return {"ok": False, "error": str(message), "kind": "model_error"}
+        except Exception as e:  # noqa: BLE001 - a generated tool's bug is the env's fault
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            return {"ok": False, "error": f"{type(e).__name__}: {e}", "kind": "env_error"}
+        try:
+            json.dumps(result)
+        except (TypeError, ValueError) as e:
+            return {"ok": False, "error": f"tool returned a non-JSON value: {e}", "kind": "env_error"}
+        return {"ok": True, "result": result}
 
     def solve(self, request):
         shutil.copyfile(request["db"], request["out"])
@@ -113,19 +162,23 @@ class Worker:
     def verify(self, request):
         results = []
         for answer in request["answers"]:
-            shutil.copyfile(request["db"], "verify.sqlite")
-            db = sqlite3.connect("verify.sqlite")
+            scratch = request.get("db") is not None
+            if scratch:
+                shutil.copyfile(request["db"], "verify.sqlite")
+            db = sqlite3.connect("verify.sqlite") if scratch else self.db
             namespace = {"__name__": "verifier"}
             try:
                 exec(compile(request["source"], "verifier.py", "exec"), namespace)
                 results.append(normalize_verdict(namespace["verify"](answer, db)))
             except Exception as e:  # noqa: BLE001 - a verifier that crashes on an answer rejects it
                 results.append([False, [f"verifier raised {type(e).__name__}: {e}"]])
-            db.close()
+            if scratch:
+                db.close()
         return {"ok": True, "results": results}
 
 
 def normalize_verdict(out):
+    """A verifier may return a bool, a (bool, reasons) pair, or {"passed": bool, "reasons": [...]}."""
     if isinstance(out, dict):
         return [out.get("passed") is True, [str(r) for r in out.get("reasons", [])]]
     if isinstance(out, (tuple, list)) and len(out) == 2:
@@ -144,8 +197,9 @@ def serve(path):
         try:
             request = json.loads(line)
             response = getattr(worker, request["op"])(request)
-        except Exception as e:  # noqa: BLE001 - keep serving; the host decides
-            response = {"ok": False, "error": f"{type(e).__name__}: {e}"}
+        except Exception as e:  # noqa: BLE001 - keep serving; the host decides what to do
+            response = {"ok": False, "error": f"worker: {type(e).__name__}: {e}", "kind": "env_error",
+                        "traceback": traceback.format_exc()[-2000:]}
         conn.sendall((json.dumps(response) + "\n").encode())
 
 
