@@ -109,3 +109,15 @@ def test_envs_check_passes_on_the_default_set():
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[-1].startswith("env 'code_repair' passes all")
 
+
+
+@pytest.mark.slow
+async def test_every_shipped_reference_solution_scores_one():
+    env = CodeRepairEnv()
+    try:
+        for task in env.sample_tasks(16, seed=0):
+            await env.reset(task, seed=0)
+            result = await env.step(env.reference_action(task))
+            assert result.reward == 1.0, (task.id, result.verdict)
+    finally:
+        await env.close()
