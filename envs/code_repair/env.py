@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from agentgym.api import Action, StepResult, Task, ToolCall, Verdict
+from agentgym.envs.code_repair.builtin import check_task_set, sample_task_set
 from agentgym.envs.code_repair.edits import replace_exact
 from agentgym.envs.code_repair.gold import gold_calls
 from agentgym.envs.code_repair.image import REPO_IN_IMAGE, ensure_image
@@ -66,6 +67,8 @@ class CodeRepairEnv(ToolEnv):
             (uid leased, working directory made), so a reset takes a ready one; 0 disables it.
         root: where relative ``data["repo"]``/``data["venv"]`` paths point (a task file's folder that ships its
             snapshots); None: relative paths are taken from the working directory.
+        tasks: the set `sample_tasks` draws from: "builtin" (default), 16 real bugs in pinned PyPI projects shipped
+            with the package (`builtin.py`); "fixture", the eight bugs of the bundled toy library `minilib`.
     """
 
     name = "code_repair"
@@ -78,9 +81,10 @@ class CodeRepairEnv(ToolEnv):
 
     def __init__(self, *, max_turns: int = 50, backend: str = "local", bash_timeout_s: float = 60.0,
                  max_output_chars: int = 8000, verify_hash: bool = False, python_executable: str | None = None,
-                 docker_client: Any = None, tool_format: str = "auto", pool_size: int = 0,
-                 base_image: str = BASE_IMAGE, root: str | Path | None = None) -> None:  # fmt: skip
+                 docker_client: Any = None, tool_format: str = "auto", pool_size: int = 0, base_image: str = BASE_IMAGE,
+                 root: str | Path | None = None, tasks: str = "builtin") -> None:  # fmt: skip
         super().__init__(max_turns=max_turns, tool_format=tool_format)
+        self.tasks = check_task_set(tasks)
         self.root = Path(root) if root is not None else None
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
@@ -372,10 +376,8 @@ class CodeRepairEnv(ToolEnv):
         return Action(tool_calls=calls)
 
     def sample_tasks(self, n: int, *, seed: int = 0) -> list[Task]:
-        """Tasks over the small repository bundled with agentgym (offline, no venv needed beyond pytest)."""
-        from agentgym.envs.code_repair.fixture import fixture_tasks
-
-        return fixture_tasks(n, seed=seed)
+        """`n` tasks of the `tasks` set in a seeded order (offline; the env's Python with pytest runs their tests)."""
+        return sample_task_set(self.tasks, n, seed=seed)
 
 
 def _check_argv(what: str, text: str) -> None:

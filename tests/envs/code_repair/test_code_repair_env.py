@@ -142,7 +142,7 @@ async def test_destructive_commands_are_contained_and_the_next_episode_is_clean(
 
 @pytest.mark.slow
 def test_contract_checker_passes():
-    results = check_env(lambda: CodeRepairEnv())
+    results = check_env(lambda: CodeRepairEnv(tasks="fixture"))  # the default set: test_code_repair_builtin.py
     assert [r.name for r in results if not r.passed] == []
     assert "reference solution passes 4 tasks" in [r.detail for r in results]
 
