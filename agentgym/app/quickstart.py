@@ -1,11 +1,16 @@
-"""`agentgym quickstart`: SmolLM2-135M, cold-start SFT, then mixed GRPO on arith, rpt and general, on a 2-core CPU.
+"""`agentgym quickstart`: SmolLM2-135M learns a multi-turn tool-use task on a 2-core CPU, and the report shows it.
 
-What a 135M model can learn in minutes on a CPU (measured, see `run_quickstart`): out of the box it never answers in
-any env's format (0 reward on all three), so GRPO alone sees only flat groups. The job therefore follows DeepSeek's
-recipe in miniature: (1) held-out evaluation; (2) cold start: SFT on rejection-sampled demonstrations (each env's
-reference solution, written as the Hermes tool call the model must learn to emit); (3) mixed GRPO with the env
-reward plus a format reward, single-turn episodes, short completions, only the last blocks trained; (4) the same
-held-out evaluation again, with bootstrap confidence intervals; (5) a report and a reward-curve PNG.
+The job (DeepSeek's recipe in miniature, measured; docs/results/quickstart.md):
+  1. one task pool per env, split by `agentgym.heldout.split_heldout` into training tasks and ≥ 64 held-out tasks
+     (disjoint by id and content; the demonstrations come from the training side; `check_disjoint` refuses overlap);
+  2. base row: the untouched model on the held-out tasks (greedy, the same turn and token budget as every row);
+  3. cold start: SFT on a few full multi-turn reference trajectories (arith: calculator → read the result →
+     submit), assistant tokens only — few enough that SFT alone does not saturate the task;
+  4. SFT-only row: the same held-out evaluation (the ablation: same data, no RL);
+  5. multi-turn GRPO on the training tasks (tool results come back as observations, env reward only);
+  6. SFT + GRPO row, the GRPO gain over SFT-only with a paired-bootstrap interval, per-step collapse metrics,
+     rendered held-out episodes, wall time and peak RSS (report: `quickstart_report.py`).
+Every reported score is the env's own reward on held-out tasks; shaping, if switched on, only trains.
 
 `agentgym quickstart --scripted` runs `run_scripted_quickstart` instead: a few seconds of `arith` episodes with a
 scripted calculator→submit policy, checking registry → env → tools → agent loop → JSONL on a fresh machine.
@@ -13,97 +18,152 @@ scripted calculator→submit policy, checking registry → env → tools → age
 
 from __future__ import annotations
 
-import json
+import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agentgym.api import Message, Trajectory
-from agentgym.model.sampling_params import DEFAULT_MAX_NEW_TOKENS
+from agentgym.api import Env, Task, Trajectory
 from agentgym.registry import make
-from agentgym.tools import render_tool_calls
 
-QUICKSTART_ENVS = {"arith": {"difficulty": 1}, "rpt": {}, "general": {}}
-"""The mix: env name -> make() kwargs (arith at difficulty 1: one operation)."""
+QUICKSTART_ENVS: dict[str, dict[str, Any]] = {"arith": {"difficulty": 2, "max_turns": 3}}
+"""The mix: env name -> make() kwargs. arith at difficulty 2 (two operations, e.g. `(41 + 99) * 3`): a 135M model
+cannot compute it, so it must call the calculator, read the result and submit it — three turns, two tool calls."""
 
 
 @dataclass(kw_only=True, slots=True)
 class QuickstartConfig:
-    """The knobs of the quickstart job (defaults sized for ≤ 15 minutes on 2 CPU cores).
+    """The knobs of the quickstart job (defaults sized for ≤ 15 minutes and ≤ 2.5 GiB on 2 CPU cores).
 
     Attributes:
-        out_dir: where the report, metrics, PNG and checkpoints go.
-        num_eval_tasks: held-out tasks per env (task seed `eval_seed`, disjoint from the training seed 0).
-        num_demos: SFT demonstrations per env; sft_epochs / sft_lr: the cold-start fine-tune.
-        steps, groups_per_step, group_size, lr: the GRPO run.
-        total_budget_s: GRPO stops after the step that leaves less than the time the first evaluation took (so the
-            whole job, including the second evaluation, stays within the budget).
+        envs: env name -> make() kwargs.
+        out_dir: where the report, metrics, PNG, task files and checkpoints go.
+        pool_size: tasks generated per env (seed `seed`) before the held-out split.
+        num_heldout: held-out tasks per env (each row is evaluated on all of them).
+        num_demos: reference trajectories per env for the cold start; sft_steps / sft_batch / sft_lr: the SFT.
+        steps, groups_per_step, group_size, lr, temperature: the GRPO run (the wall-clock budget may stop it early).
+        total_budget_s: GRPO stops after the step that leaves less than an evaluation's time (the SFT-only row's)
+            before this budget, so the whole job stays within it.
         trainable_layers: train only the last N of SmolLM2's 30 blocks (and the final norm).
-        max_new_tokens: completion length of every turn.
-        format_weight: weight of the format reward added to the env reward during GRPO.
+        max_turns, max_new_tokens: the budget of every episode (training and all three evaluations alike).
+        format_weight: shaping reward added to the env reward during GRPO only (never in a reported score).
+        num_rendered: held-out episodes per env rendered into the report.
     """
 
+    envs: dict[str, dict[str, Any]] = field(default_factory=lambda: dict(QUICKSTART_ENVS))
     out_dir: str = "runs/quickstart"
-    num_eval_tasks: int = 6
-    eval_seed: int = 10_000
-    num_demos: int = 6
-    sft_epochs: int = 4
+    pool_size: int = 256
+    num_heldout: int = 64
+    num_demos: int = 8
+    sft_steps: int = 4
+    sft_batch: int = 4
     sft_lr: float = 3e-4
     steps: int = 8
-    groups_per_step: int = 2
-    group_size: int = 4
-    lr: float = 3e-5
+    groups_per_step: int = 4
+    group_size: int = 8
+    lr: float = 2e-5
+    temperature: float = 0.8
     total_budget_s: float = 840.0
     trainable_layers: int = 6
-    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
-    format_weight: float = 0.5
+    max_turns: int = 3
+    max_new_tokens: int = 40
+    format_weight: float = 0.0
+    num_rendered: int = 2
     seed: int = 0
     progress: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("num_eval_tasks", "num_demos", "steps", "groups_per_step", "max_new_tokens"):
+        for name in ("pool_size", "num_heldout", "num_demos", "sft_steps", "sft_batch", "steps", "groups_per_step",
+                     "max_turns", "max_new_tokens"):
             if getattr(self, name) < 1:
                 raise ValueError(f"QuickstartConfig.{name} must be >= 1, got {getattr(self, name)}")
         if self.group_size < 2:
             raise ValueError(f"QuickstartConfig.group_size must be >= 2, got {self.group_size}")
+        if self.num_heldout + self.num_demos > self.pool_size:
+            raise ValueError(f"QuickstartConfig: pool_size {self.pool_size} cannot hold {self.num_heldout} held-out "
+                             f"tasks and {self.num_demos} demonstrations")
+        if not self.envs:
+            raise ValueError("QuickstartConfig.envs is empty")
 
 
 @dataclass(slots=True)
 class QuickstartResult:
-    """Held-out scores before and after (by env), the GRPO metrics, the files written and the wall time per phase."""
+    """Held-out env rewards per row (base, sft, grpo) and env, the GRPO metrics, the report and the phase times."""
 
-    before: dict[str, list[float]]
-    after: dict[str, list[float]]
+    scores: dict[str, dict[str, list[float]]]
     records: list[dict[str, Any]]
     report: Path
     seconds: dict[str, float] = field(default_factory=dict)
+    heldout: dict[str, list[Task]] = field(default_factory=dict)
 
 
-def _score(format_weight: float, tool_names: dict[str, frozenset[str]]):
-    from agentgym.rl.rewards import shaped_reward
+def reference_policy(env: Env, task: Task) -> Any:
+    """The env's multi-turn reference policy for `task` (its `reference_policy` hook), or for an env without one a
+    scripted policy that plays its reference action's tool calls one per turn, as the text the model must emit."""
+    from agentgym.rollout import ScriptedPolicy
+    from agentgym.tools import render_tool_calls
 
-    def score(t: Trajectory) -> float:
-        replies = [m.content for m in t.messages if m.role == "assistant"]
-        total, _ = shaped_reward(t.reward, completion_tokens=t.num_completion_tokens, text=" ".join(replies),
-                                 format_weight=format_weight, format_text=replies[0] if replies else "",
-                                 tool_names=tool_names.get(t.env, frozenset()))
-        return total
+    hook = getattr(env, "reference_policy", None)
+    if callable(hook):
+        return hook(task)
+    if getattr(env, "name", "") == "arith":  # calculator → read the result → submit (not a submit of the answer)
+        from agentgym.envs.arith.solver import arith_solver
 
-    return score
+        return ScriptedPolicy(arith_solver)
+    calls = env.reference_action(task).tool_calls
+    return ScriptedPolicy([render_tool_calls([c]) for c in calls])
+
+
+def reference_examples(make_env: Callable[[], Env], tasks: list[Task], tokenizer: Any, *, max_turns: int) -> list:
+    """SFT examples (assistant tokens only) from the reference trajectories that the env rewards with 1."""
+    from agentgym.rl.sft import sft_example
+    from agentgym.rollout.loop import run_episode
+
+    async def play(task: Task) -> tuple[Trajectory, list]:
+        env = make_env()
+        try:
+            trajectory = await run_episode(env, reference_policy(env, task), task, seed=0, max_turns=max_turns)
+            return trajectory, env.tools()
+        finally:
+            await env.close()
+
+    async def play_all() -> list[tuple[Trajectory, list]]:
+        return [await play(t) for t in tasks]
+
+    played = asyncio.run(play_all())
+    return [sft_example(t, tokenizer, tools) for t, tools in played if t.reward >= 1.0]
+
+
+def split_tasks(q: QuickstartConfig, make_env: Callable[[str], Env]) -> tuple[dict, dict, dict, dict[str, str]]:
+    """(training tasks, held-out tasks, demonstration tasks, how each split was made) per env; refuses overlap."""
+    from agentgym.heldout import check_disjoint, split_heldout
+
+    train, heldout, demos, how = {}, {}, {}, {}
+    for name in q.envs:
+        split = split_heldout(make_env(name).sample_tasks(q.pool_size, seed=q.seed), q.num_heldout, seed=q.seed)
+        train[name], heldout[name], demos[name] = split.train, split.heldout, split.train[: q.num_demos]
+        check_disjoint(train[name], heldout[name], demo_tasks=demos[name], env=name)
+        how[name] = split.describe()
+    return train, heldout, demos, how
 
 
 def run_quickstart(config: QuickstartConfig | None = None) -> QuickstartResult:
-    """Run the whole job and write OUT/report.md, OUT/eval.json, OUT/metrics.jsonl and OUT/reward_curve.png."""
+    """Run the whole job; writes OUT/report.md, OUT/eval.json, OUT/metrics.jsonl, OUT/reward_curve.png, the task
+    files and each row's held-out trajectories (OUT/eval_<row>.jsonl, readable with `agentgym show`)."""
     import torch
 
+    from agentgym.app.quickstart_report import write_report
+    from agentgym.eval.runner import evaluate
     from agentgym.model import Engine, EngineConfig, load_pretrained
     from agentgym.rl.build import set_trainable_layers
     from agentgym.rl.config import parse_config
-    from agentgym.eval.runner import evaluate
-    from agentgym.rl.sft import sft_example, train_sft
+    from agentgym.rl.sft import train_sft
     from agentgym.rl.trainer import GRPOTrainer
+    from agentgym.rollout.jsonl import TrajectoryWriter
     from agentgym.rollout.engine_policy import EnginePolicy, EnginePolicyConfig
+    from agentgym.taskio import save_tasks
 
     q = config or QuickstartConfig()
     out = Path(q.out_dir)
@@ -121,92 +181,67 @@ def run_quickstart(config: QuickstartConfig | None = None) -> QuickstartResult:
     torch.manual_seed(q.seed)
     model, tokenizer = load_pretrained("smollm2-135m")
     set_trainable_layers(model, q.trainable_layers)
-    make_env = lambda name: make(name, **QUICKSTART_ENVS[name])
-    tool_names = {name: frozenset(t.name for t in make_env(name).tools()) for name in QUICKSTART_ENVS}
-    held_out = {name: make_env(name).sample_tasks(q.num_eval_tasks, seed=q.eval_seed) for name in QUICKSTART_ENVS}
+    make_env = lambda name: make(name, **q.envs[name])
+    train, heldout, demos, how = split_tasks(q, make_env)
     engine = Engine(model, tokenizer, EngineConfig(max_batch_size=16, max_seq_len=1024, max_prefill_tokens=8192))
     greedy = EnginePolicy(engine, EnginePolicyConfig(temperature=0.0, max_new_tokens=q.max_new_tokens, seed=q.seed))
-    score = _score(q.format_weight, tool_names)
     lap("load")
 
-    before, _ = evaluate(greedy, make_env, held_out, score=score, progress=q.progress)
-    lap("eval_before")
+    scores: dict[str, dict[str, list[float]]] = {}
+    trajectories: dict[str, list[Trajectory]] = {}
+
+    def evaluate_row(row: str) -> None:
+        scores[row], trajectories[row] = evaluate(greedy, make_env, heldout, score=lambda t: t.reward,
+                                                  max_turns=q.max_turns, progress=q.progress)
+        writer = TrajectoryWriter(out / f"eval_{row}.jsonl")
+        for t in trajectories[row]:
+            writer.write(t)
+        writer.finish()
+        print(f"quickstart: {row}: " + ", ".join(f"{n} {sum(v) / len(v):.3f} (n={len(v)})"
+                                                for n, v in scores[row].items()), flush=True)
+        lap(f"eval_{row}")
+
+    evaluate_row("base")
 
     examples = []
-    for name in QUICKSTART_ENVS:
-        env = make_env(name)
-        tools = env.tools()
-        for task in env.sample_tasks(q.num_demos, seed=q.seed + 1):
-            call = render_tool_calls(env.reference_action(task).tool_calls[:1])  # one turn: its first call
-            system = getattr(env, "system_prompt", "")
-            messages = ([Message(role="system", content=system)] if system else []) + [
-                Message(role="user", content=task.prompt), Message(role="assistant", content=call)]
-            examples.append(sft_example(Trajectory(task_id=task.id, env=name, messages=messages, reward=1.0),
-                                        tokenizer, tools))
-    from rich.progress import Progress
-
-    with Progress(disable=not q.progress) as bar:
-        sft_bar = bar.add_task("cold-start SFT", total=q.sft_epochs * -(-len(examples) // 6))
-        sft_losses = train_sft(model, examples, pad_id=tokenizer.pad_id, lr=q.sft_lr, epochs=q.sft_epochs,
-                               batch_size=6, seed=q.seed, on_step=lambda i, loss: bar.update(sft_bar, advance=1))
+    for name in q.envs:
+        examples += reference_examples(lambda name=name: make_env(name), demos[name], tokenizer, max_turns=q.max_turns)
+    sft_losses = train_sft(model, examples, pad_id=tokenizer.pad_id, lr=q.sft_lr, batch_size=q.sft_batch,
+                           epochs=-(-q.sft_steps * q.sft_batch // max(1, len(examples))), seed=q.seed,
+                           max_steps=q.sft_steps) if examples else []
     lap("sft")
+    evaluate_row("sft")
 
+    task_dir = out / "tasks"
+    task_dir.mkdir(exist_ok=True)
+    for name in q.envs:
+        save_tasks(task_dir / f"{name}.train.jsonl", train[name])
+        save_tasks(task_dir / f"{name}.heldout.jsonl", heldout[name])
     train_config = parse_config({
-        "envs": [{"name": n, "kwargs": kw, "num_tasks": 64} for n, kw in QUICKSTART_ENVS.items()],
+        "envs": [{"name": n, "kwargs": kw, "tasks": str(task_dir / f"{n}.train.jsonl"),
+                  "heldout_tasks": str(task_dir / f"{n}.heldout.jsonl")} for n, kw in q.envs.items()],
         "model": {"pretrained": "smollm2-135m", "trainable_layers": q.trainable_layers, "max_seq_len": 1024},
-        "sampling": {"temperature": 1.0, "max_new_tokens": q.max_new_tokens, "max_turns": 1},
+        "sampling": {"temperature": q.temperature, "max_new_tokens": q.max_new_tokens, "max_turns": q.max_turns},
         "reward": {"format_weight": q.format_weight},
         "techniques": {"max_refill_rounds": 1},
         "steps": q.steps, "groups_per_step": q.groups_per_step, "group_size": q.group_size,
         "optim": {"lr": q.lr}, "out_dir": str(out), "progress": q.progress,
-        "time_budget_s": max(1.0, q.total_budget_s - sum(seconds.values()) - seconds["eval_before"]),
+        "time_budget_s": max(1.0, q.total_budget_s - sum(seconds.values()) - seconds["eval_sft"]),
         "seed": q.seed,
     })
     trainer = GRPOTrainer(train_config, make_env=make_env, model=model, tokenizer=tokenizer)
     records = trainer.train()
     lap("grpo")
+    evaluate_row("grpo")
 
-    after, trajectories = evaluate(greedy, make_env, held_out, score=score, progress=q.progress)
-    lap("eval_after")
-    report = write_report(out, before, after, records, sft_losses, seconds, q, trajectories)
-    return QuickstartResult(before=before, after=after, records=records, report=report, seconds=seconds)
-
-
-def write_report(out: Path, before: dict[str, list[float]], after: dict[str, list[float]],
-                 records: list[dict[str, Any]], sft_losses: list[float], seconds: dict[str, float],
-                 q: QuickstartConfig, trajectories: list[Trajectory]) -> Path:
-    """OUT/report.md (the before/after table with CIs) and OUT/eval.json (the raw scores)."""
-    from agentgym.eval.stats import bootstrap_mean_ci
-
-    every_before = [x for v in before.values() for x in v]
-    every_after = [x for v in after.values() for x in v]
-    summary = (f"SmolLM2-135M-Instruct; cold-start SFT on {q.num_demos} demonstrations per env, then mixed GRPO "
-               f"({len(records)} steps × {q.groups_per_step} groups × {q.group_size}); last {q.trainable_layers} "
-               f"blocks trained. Score = env reward + {q.format_weight} × format (greedy, one reply, held-out tasks).")
-    lines = ["# agentgym quickstart", "", summary, "", "| env | before | after |", "|---|---|---|"]
-    for name, scores in before.items():
-        lines.append(f"| {name} | {bootstrap_mean_ci(scores)} | {bootstrap_mean_ci(after[name])} |")
-    lines.append(f"| **all** | {bootstrap_mean_ci(every_before)} | {bootstrap_mean_ci(every_after)} |")
-    lines += ["", f"SFT loss: {sft_losses[0]:.3f} → {sft_losses[-1]:.3f}" if sft_losses else "SFT: no examples",
-              "GRPO reward per step: " + ", ".join(f"{r['reward_mean']:.3f}" for r in records),
-              "", "Wall time (s): " + ", ".join(f"{k} {v}" for k, v in seconds.items())
-              + f", total {sum(seconds.values()):.1f}", "", "![reward curve](reward_curve.png)", "",
-              "## Sample replies after training", ""]
-    for t in trajectories[:: max(1, len(trajectories) // 6)][:6]:
-        reply = next((m.content for m in t.messages if m.role == "assistant"), "")
-        lines.append(f"- `{t.env}` reward {t.reward}: `{reply[:160]!r}`")
-    report = out / "report.md"
-    report.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    (out / "eval.json").write_text(json.dumps({"before": before, "after": after, "seconds": seconds}, indent=1),
-                                   encoding="utf-8")
-    return report
+    report = write_report(out, q, scores=scores, trajectories=trajectories, records=records, sft_losses=sft_losses,
+                          num_examples=len(examples), seconds=seconds, split_how=how)
+    return QuickstartResult(scores=scores, records=records, report=report, seconds=seconds, heldout=heldout)
 
 
 def run_scripted_quickstart(*, num_tasks: int = 32, num_samples: int = 2, out_dir: str | Path = "runs/quickstart",
                             progress: bool = True) -> tuple[list[Trajectory], Path, float]:
     """Play `num_tasks` arith tasks `num_samples` times each; returns the trajectories, their file and the wall time."""
-    import asyncio
-
     from agentgym.envs.arith.solver import arith_solver
     from agentgym.rollout import RolloutConfig, ScriptedPolicy, run_episodes
 

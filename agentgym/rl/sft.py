@@ -86,8 +86,9 @@ def sft_loss(model: torch.nn.Module, examples: Sequence[SFTExample], *, pad_id: 
 
 def train_sft(model: torch.nn.Module, examples: Sequence[SFTExample], *, pad_id: int, lr: float = 1e-4,
               epochs: int = 1, batch_size: int = 8, seed: int = 0, grad_clip: float = 1.0,
-              on_step: Callable[[int, float], None] | None = None) -> list[float]:
-    """AdamW over shuffled minibatches; returns the loss of every optimizer step."""
+              on_step: Callable[[int, float], None] | None = None, max_steps: int | None = None) -> list[float]:
+    """AdamW over shuffled minibatches (`epochs` passes, or at most `max_steps` optimizer steps); returns the loss of
+    every optimizer step."""
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=lr)
     generator = torch.Generator().manual_seed(seed)
@@ -95,6 +96,8 @@ def train_sft(model: torch.nn.Module, examples: Sequence[SFTExample], *, pad_id:
     for _ in range(epochs):
         order = torch.randperm(len(examples), generator=generator).tolist()
         for start in range(0, len(order), batch_size):
+            if max_steps is not None and len(losses) >= max_steps:
+                return losses
             loss = sft_loss(model, [examples[i] for i in order[start:start + batch_size]], pad_id=pad_id)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
