@@ -14,6 +14,7 @@ Imported only through `agentgym.app.openenv_server`, after `require` has checked
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import itertools
 import threading
 from typing import Any, Callable
@@ -95,6 +96,7 @@ class AgentGymEnvironment(Environment):
     Args:
         make_env: builds a fresh agentgym env (called once per session, on openenv's session thread).
         picker: the server's `TaskPicker`.
+        closing: the server's set of env closes still running on its loop (the server waits for them on close).
     """
 
     SUPPORTS_CONCURRENT_SESSIONS = True  # each session is its own env instance
@@ -102,8 +104,10 @@ class AgentGymEnvironment(Environment):
     # are coroutines on the event loop), so one shared thread serves every session instead of 512 idle threads.
     REQUIRES_SINGLE_THREAD_EXECUTOR = True
 
-    def __init__(self, make_env: Callable[[], Any], picker: TaskPicker) -> None:
+    def __init__(self, make_env: Callable[[], Any], picker: TaskPicker,
+                 closing: set[concurrent.futures.Future] | None = None) -> None:
         super().__init__()
+        self.closing = closing if closing is not None else set()
         self.env = make_env()
         self.picker = picker
         self._state = AgentGymState(env=str(getattr(self.env, "name", "env")))
@@ -180,8 +184,11 @@ class AgentGymEnvironment(Environment):
         elif not loop.is_running():
             loop.run_until_complete(self.env.close())
             loop.close()
-        else:
-            asyncio.run_coroutine_threadsafe(self.env.close(), loop).result(timeout=60)
+        else:  # openenv's session thread: hand the close to the loop without blocking this thread, which openenv's
+            # shutdown joins from the loop itself (waiting here would deadlock a server stopped mid-close)
+            future = asyncio.run_coroutine_threadsafe(self.env.close(), loop)
+            self.closing.add(future)
+            future.add_done_callback(self.closing.discard)
 
 
 _PENDING_CLOSES: set[asyncio.Task] = set()  # asyncio keeps only weak references to tasks

@@ -70,10 +70,11 @@ class QuietDisconnects:
 
 
 def openenv_app(make_env: Callable[[], Any], *, max_sessions: int = 64, tasks: list | None = None,
-                plain_prefix: str | None = PLAIN_PREFIX) -> tuple[Any, EnvService | None]:
+                plain_prefix: str | None = PLAIN_PREFIX) -> tuple[Any, EnvService | None, set]:
     """openenv-core's FastAPI app serving `make_env`'s envs, plus (unless `plain_prefix` is None) the plain API.
 
-    Returns the app and the plain API's service, which the caller closes when the server stops.
+    Returns the app, the plain API's service (the caller closes it when the server stops) and the set of env closes
+    still running (futures; the caller waits for them before stopping the server's loop).
     """
     require("openenv.core", "openenv", "Serving an env over the OpenEnv protocol")
     from openenv.core.env_server.http_server import create_app
@@ -90,14 +91,15 @@ def openenv_app(make_env: Callable[[], Any], *, max_sessions: int = 64, tasks: l
     # /schema shows the env's tools with the action model, so a client knows them before any reset
     action_cls = type("AgentGymAction", (AgentGymAction,), {"model_config": ConfigDict(
         json_schema_extra={"x-agentgym-env": name, "x-agentgym-tools": tools})})
-    factory = functools.partial(AgentGymEnvironment, make_env, TaskPicker(tasks))
+    closing: set = set()
+    factory = functools.partial(AgentGymEnvironment, make_env, TaskPicker(tasks), closing)
     app = create_app(factory, action_cls, AgentGymObservation, env_name=name, max_concurrent_envs=max_sessions)
     app.add_middleware(QuietDisconnects)
     service = None
     if plain_prefix is not None:
         service = EnvService(make_env, max_sessions=max_sessions)
         app.mount(plain_prefix, PlainApi(service))
-    return app, service
+    return app, service, closing
 
 
 class OpenEnvServer:
@@ -110,10 +112,11 @@ class OpenEnvServer:
     """
 
     def __init__(self, app: Any, service: EnvService | None, host: str, port: int, *, plain_prefix: str | None,
-                 startup_timeout_s: float = 30.0) -> None:
+                 closing: set | None = None, startup_timeout_s: float = 30.0) -> None:
         import uvicorn
 
         self.service = service
+        self.closing = closing if closing is not None else set()
         self._socket = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -150,6 +153,9 @@ class OpenEnvServer:
         if getattr(self, "is_closed", False):
             return
         self.is_closed = True
+        deadline = time.monotonic() + 60
+        while self.closing and self._thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.02)  # sessions that just ended are still closing their envs on the server's loop
         self._server.should_exit = True
         self._thread.join(timeout=30)
         self._socket.close()
@@ -191,5 +197,5 @@ def serve_openenv(env: str | Callable[[], Any], host: str = "127.0.0.1", port: i
         factory = env
     else:
         raise TypeError(f"env must be a registered env name or a factory, got {type(env).__name__}")
-    app, service = openenv_app(factory, max_sessions=max_sessions, tasks=tasks, plain_prefix=plain_prefix)
-    return OpenEnvServer(app, service, host, port, plain_prefix=plain_prefix)
+    app, service, closing = openenv_app(factory, max_sessions=max_sessions, tasks=tasks, plain_prefix=plain_prefix)
+    return OpenEnvServer(app, service, host, port, plain_prefix=plain_prefix, closing=closing)
