@@ -1,4 +1,4 @@
-"""`serve_http`: any agentgym env behind a small OpenEnv-style JSON API, one env instance per session.
+"""`serve_http`: any agentgym env behind agentgym's plain reset/step JSON API, one env instance per session.
 
 Endpoints (all JSON; errors are ``{"error": {"type": ..., "message": ...}}`` with a 4xx/5xx status):
 
