@@ -1,4 +1,4 @@
-"""`serve_http`: any agentgym env behind a small OpenEnv-style JSON API, one env instance per session.
+"""`serve_http`: any agentgym env behind agentgym's plain reset/step JSON API, one env instance per session.
 
 Endpoints (all JSON; errors are ``{"error": {"type": ..., "message": ...}}`` with a 4xx/5xx status):
 
@@ -31,7 +31,7 @@ from pydantic import ValidationError
 from agentgym.api import Action, Task
 from agentgym.errors import AgentGymError, ResetNeeded
 from agentgym.interop.loop_thread import LoopThread
-from agentgym.jsonio import send_json
+from agentgym.jsonio import dumps_utf8
 from agentgym.registry import make
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
@@ -194,6 +194,43 @@ async def _sync(fn: Callable[[], Any]) -> Any:
     return fn()
 
 
+def answer(service: EnvService, method: str, path: str, raw: bytes) -> tuple[int, Any]:
+    """One request, transport-free: (status, JSON payload). Both the stdlib server and the ASGI mount use it."""
+    try:
+        body = _body(raw) if method == "POST" else {}
+        return 200, service.handle(method, path.split("?", 1)[0], body)
+    except HttpError as e:
+        return e.status, {"error": {"type": e.kind, "message": str(e)}}
+    except AgentGymError as e:
+        return 400, {"error": {"type": type(e).__name__, "message": str(e)}}
+    except Exception as e:  # noqa: BLE001 - an env bug is a 500 with its message, and the server lives on
+        return 500, {"error": {"type": "env_error", "message": f"{type(e).__name__}: {e}"}}
+
+
+def encode_reply(status: int, payload: Any) -> tuple[int, bytes]:
+    """The reply's UTF-8 JSON bytes; a payload that cannot be encoded becomes a 500 that can."""
+    try:
+        return status, dumps_utf8(payload)
+    except (TypeError, ValueError) as e:
+        return 500, dumps_utf8({"error": {"type": "env_error", "message": f"reply not encodable: {type(e).__name__}"}})
+
+
+def _body(raw: bytes) -> dict[str, Any]:
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise HttpError(400, "bad_json", f"request body is not valid JSON: {e}") from None
+    if not isinstance(body, dict):
+        raise HttpError(400, "bad_request", f"request body must be a JSON object, got {type(body).__name__}")
+    return body
+
+
+def too_large(length: int) -> tuple[int, Any]:
+    return 413, {"error": {"type": "too_large", "message": f"request body of {length} bytes exceeds {MAX_BODY_BYTES}"}}
+
+
 class _Handler(BaseHTTPRequestHandler):
     service: EnvService  # set on the per-server subclass
     server_version = "agentgym-http/1"
@@ -207,36 +244,21 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self, method: str) -> None:
         try:
-            body = self._body() if method == "POST" else {}
-            status, payload = 200, self.service.handle(method, self.path.split("?", 1)[0], body)
-        except HttpError as e:
-            status, payload = e.status, {"error": {"type": e.kind, "message": str(e)}}
-        except AgentGymError as e:
-            status, payload = 400, {"error": {"type": type(e).__name__, "message": str(e)}}
-        except Exception as e:  # noqa: BLE001 - an env bug is a 500 with its message, and the server lives on
-            status, payload = 500, {"error": {"type": "env_error", "message": f"{type(e).__name__}: {e}"}}
-        try:
-            send_json(self, status, payload)
-        except (TypeError, ValueError) as e:  # nothing was sent yet: a reply that cannot be encoded still gets one
-            send_json(self, 500, {"error": {"type": "env_error", "message": f"reply not encodable: {type(e).__name__}"}})
-
-    def _body(self) -> dict[str, Any]:
-        try:
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError:
-            raise HttpError(400, "bad_request", "Content-Length is not a number") from None
-        if length > MAX_BODY_BYTES:
-            raise HttpError(413, "too_large", f"request body of {length} bytes exceeds {MAX_BODY_BYTES}")
-        raw = self.rfile.read(length) if length else b""
-        if not raw.strip():
-            return {}
-        try:
-            body = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise HttpError(400, "bad_json", f"request body is not valid JSON: {e}") from None
-        if not isinstance(body, dict):
-            raise HttpError(400, "bad_request", f"request body must be a JSON object, got {type(body).__name__}")
-        return body
+            status, payload = 400, {"error": {"type": "bad_request", "message": "Content-Length is not a number"}}
+        else:
+            if length > MAX_BODY_BYTES:
+                status, payload = too_large(length)
+            else:
+                raw = self.rfile.read(length) if length and method == "POST" else b""
+                status, payload = answer(self.service, method, self.path, raw)
+        status, data = encode_reply(status, payload)
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet by default
         pass

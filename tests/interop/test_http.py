@@ -1,4 +1,4 @@
-"""The OpenEnv-style HTTP adapter: `serve_http` + `HttpEnv` replay in-process episodes byte for byte on 127.0.0.1."""
+"""The plain HTTP adapter: `serve_http` + `HttpEnv` replay in-process episodes byte for byte on 127.0.0.1."""
 
 from __future__ import annotations
 
