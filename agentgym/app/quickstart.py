@@ -48,6 +48,8 @@ class QuickstartConfig:
             before this budget, so the whole job stays within it.
         trainable_layers: train only the last N of SmolLM2's 30 blocks (and the final norm).
         max_turns, max_new_tokens: the budget of every episode (training and all three evaluations alike).
+        max_seq_len: positions per engine row and per training sequence (an episode's prompt, replies and tool
+            results must fit; arith's three turns take ~450).
         format_weight: shaping reward added to the env reward during GRPO only (never in a reported score).
         num_rendered: held-out episodes per env rendered into the report.
     """
@@ -69,6 +71,7 @@ class QuickstartConfig:
     trainable_layers: int = 6
     max_turns: int = 3
     max_new_tokens: int = 40
+    max_seq_len: int = 768
     format_weight: float = 0.0
     num_rendered: int = 2
     seed: int = 0
@@ -154,9 +157,10 @@ def run_quickstart(config: QuickstartConfig | None = None) -> QuickstartResult:
     files and each row's held-out trajectories (OUT/eval_<row>.jsonl, readable with `agentgym show`)."""
     import torch
 
-    from agentgym.app.quickstart_report import write_report
+    from agentgym.app.quickstart_report import peak_rss_mib, write_report
     from agentgym.eval.runner import evaluate
     from agentgym.model import Engine, EngineConfig, load_pretrained
+    from agentgym.rl.backends import EngineBackend
     from agentgym.rl.build import set_trainable_layers
     from agentgym.rl.config import parse_config
     from agentgym.rl.sft import train_sft
@@ -169,6 +173,7 @@ def run_quickstart(config: QuickstartConfig | None = None) -> QuickstartResult:
     out = Path(q.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     seconds: dict[str, float] = {}
+    peak_rss: dict[str, float] = {}
     clock = time.perf_counter()
 
     def lap(name: str) -> None:
@@ -176,14 +181,17 @@ def run_quickstart(config: QuickstartConfig | None = None) -> QuickstartResult:
         now = time.perf_counter()
         seconds[name] = round(now - clock, 1)
         clock = now
-        print(f"quickstart: {name} done in {seconds[name]} s", flush=True)
+        peak_rss[name] = round(peak_rss_mib())
+        print(f"quickstart: {name} done in {seconds[name]} s (peak RSS so far {peak_rss[name]} MiB)", flush=True)
 
     torch.manual_seed(q.seed)
     model, tokenizer = load_pretrained("smollm2-135m")
     set_trainable_layers(model, q.trainable_layers)
     make_env = lambda name: make(name, **q.envs[name])
     train, heldout, demos, how = split_tasks(q, make_env)
-    engine = Engine(model, tokenizer, EngineConfig(max_batch_size=16, max_seq_len=1024, max_prefill_tokens=8192))
+    # one engine (one KV cache, one packed weight copy) serves the evaluations and GRPO's sampling
+    engine = Engine(model, tokenizer, EngineConfig(max_batch_size=16, max_seq_len=q.max_seq_len,
+                                                   max_prefill_tokens=4096))
     greedy = EnginePolicy(engine, EnginePolicyConfig(temperature=0.0, max_new_tokens=q.max_new_tokens, seed=q.seed))
     lap("load")
 
@@ -220,7 +228,8 @@ def run_quickstart(config: QuickstartConfig | None = None) -> QuickstartResult:
     train_config = parse_config({
         "envs": [{"name": n, "kwargs": kw, "tasks": str(task_dir / f"{n}.train.jsonl"),
                   "heldout_tasks": str(task_dir / f"{n}.heldout.jsonl")} for n, kw in q.envs.items()],
-        "model": {"pretrained": "smollm2-135m", "trainable_layers": q.trainable_layers, "max_seq_len": 1024},
+        "model": {"pretrained": "smollm2-135m", "trainable_layers": q.trainable_layers,
+                  "max_seq_len": q.max_seq_len},
         "sampling": {"temperature": q.temperature, "max_new_tokens": q.max_new_tokens, "max_turns": q.max_turns},
         "reward": {"format_weight": q.format_weight},
         "techniques": {"max_refill_rounds": 1},
@@ -229,13 +238,16 @@ def run_quickstart(config: QuickstartConfig | None = None) -> QuickstartResult:
         "time_budget_s": max(1.0, q.total_budget_s - sum(seconds.values()) - seconds["eval_sft"]),
         "seed": q.seed,
     })
-    trainer = GRPOTrainer(train_config, make_env=make_env, model=model, tokenizer=tokenizer)
+    sampler = EnginePolicy(engine, EnginePolicyConfig(temperature=q.temperature, max_new_tokens=q.max_new_tokens,
+                                                      seed=q.seed))
+    trainer = GRPOTrainer(train_config, make_env=make_env, model=model, tokenizer=tokenizer,
+                          backend=EngineBackend(sampler))
     records = trainer.train()
     lap("grpo")
     evaluate_row("grpo")
 
     report = write_report(out, q, scores=scores, trajectories=trajectories, records=records, sft_losses=sft_losses,
-                          num_examples=len(examples), seconds=seconds, split_how=how)
+                          num_examples=len(examples), seconds=seconds, split_how=how, peak_rss=peak_rss)
     return QuickstartResult(scores=scores, records=records, report=report, seconds=seconds, heldout=heldout)
 
 

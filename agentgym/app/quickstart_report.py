@@ -54,7 +54,8 @@ def _episodes(trajectories: list[Trajectory], env: str, k: int) -> list[Trajecto
 
 def write_report(out: Path, q: Any, *, scores: dict[str, dict[str, list[float]]],
                  trajectories: dict[str, list[Trajectory]], records: list[dict[str, Any]], sft_losses: list[float],
-                 num_examples: int, seconds: dict[str, float], split_how: dict[str, str]) -> Path:
+                 num_examples: int, seconds: dict[str, float], split_how: dict[str, str],
+                 peak_rss: dict[str, float] | None = None) -> Path:
     """OUT/report.md and OUT/eval.json (every row's raw per-task env rewards, the phase times, the peak RSS)."""
     from agentgym.rl.metrics import plot_reward_curve
 
@@ -90,7 +91,9 @@ def write_report(out: Path, q: Any, *, scores: dict[str, dict[str, list[float]]]
             lines.append(f"| {r['step']} | " + " | ".join(
                 f"{r[k]:.3f}" if isinstance(r.get(k), float) else str(r.get(k, "–")) for k in keys) + " |")
     lines += ["", f"Wall time (s): {', '.join(f'{k} {v}' for k, v in seconds.items())}, total {total_s:.1f}. "
-              f"Peak RSS {rss:.0f} MiB.", "", "![reward curve](reward_curve.png)", "",
+              f"Peak RSS {rss:.0f} MiB" + (" (after each phase: " + ", ".join(f"{k} {v:.0f}" for k, v in
+                                                                    (peak_rss or {}).items()) + ")" if peak_rss else "")
+              + ".", "", "![reward curve](reward_curve.png)", "",
               "## Held-out episodes after GRPO", ""]
     for e in envs:
         for t in _episodes(trajectories["grpo"], e, q.num_rendered):
