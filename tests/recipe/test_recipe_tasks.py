@@ -75,6 +75,15 @@ def test_split_is_written_once_reused_by_a_resumed_run_and_played_by_the_trainer
         prepare_tasks(changed, tmp_path)
 
 
+def test_a_generator_that_cycles_its_set_writes_each_training_task_once(tmp_path):
+    config = parse_recipe({"domains": {"agent": {"envs": [{"name": "general", "num_tasks": 256}]}},
+                           "eval": {"num_tasks": 8}})  # general ships 200 tasks: the pool repeats 56 of them
+    sets = prepare_tasks(config, tmp_path)
+    train = load_tasks(tmp_path / "tasks" / "general.train.jsonl")
+    assert len(train) == len({t.id for t in train}) == 192 and overlap(train, sets.heldout("general")) == set()
+    config.train_config(config.mixed, sets.mix(config.mixed_envs()), out_dir=str(tmp_path), checkpoint=None)
+
+
 def _overlapping_config(tmp_path: Path) -> dict:
     tasks = make("arith", difficulty=1).sample_tasks(12, seed=0)
     save_tasks(tmp_path / "train.jsonl", tasks[:8])

@@ -45,7 +45,8 @@ SPLIT_KEYS = ("name", "kwargs", "num_tasks", "task_seed", "tasks", "heldout_task
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class EnvSplit:
-    """One env's sides: `train` (a pool's repeats kept), `heldout` (distinct tasks), how they were made."""
+    """One env's sides: `train` and `heldout` (one copy of each task id: a task file's ids are unique, and a
+    generator that cycles its set, e.g. general's 200 tasks for `num_tasks: 256`, repeats them), how they were made."""
 
     env: str
     train: list[Task]
@@ -176,13 +177,13 @@ def build_task_sets(config: RecipeConfig, make_env: Callable[..., Env] = make) -
             except ValueError as e:  # TaskSourceError, a split too large
                 raise ConfigError(f"recipe: env {spec.name!r}: {e}") from None
             source = describe_source(spec.tasks, num_tasks=spec.num_tasks, seed=spec.task_seed)
-            splits[spec.name] = EnvSplit(env=spec.name, train=train, heldout=held, how=how, source=source)
+            splits[spec.name] = EnvSplit(env=spec.name, train=_distinct(train), heldout=held, how=how, source=source)
     rpt_train, rpt_env = None, None
     if config.rpt is not None:
         rpt_env = config.rpt.env.name
         pool, rpt_kwargs = _pool(config.rpt.env, make_env)
         kwargs.setdefault(rpt_env, rpt_kwargs)
-        rpt_train = _without(pool, splits[rpt_env].heldout) if rpt_env in splits else pool
+        rpt_train = _distinct(_without(pool, splits[rpt_env].heldout) if rpt_env in splits else pool)
         if not rpt_train:
             raise ConfigError(f"recipe: rpt.env: no training tasks left once {rpt_env!r}'s held-out set is removed")
     tasks = RecipeTasks(splits=splits, rpt_train=rpt_train, kwargs=kwargs,
