@@ -148,8 +148,47 @@ def read_task_file(path: str | Path, *, env: str) -> TaskFile:
     return dataclasses.replace(source, folder_kwargs=read_env_kwargs(source.root, env=env))
 
 
+def read_task_files(path: str | Path, envs: Sequence[str] | None = None) -> dict[str, TaskFile]:
+    """Read a file or folder source whose tasks may belong to several envs: one `TaskFile` per env.
+
+    `envs` names the envs wanted (each must have tasks in the file; tasks of other envs are left out); None takes
+    every env the file names, in order. A one-env source is read by `read_task_file` (so a task of another env is
+    refused); each `TaskFile.env_kwargs` is what that env must be made with (``env_kwargs.json`` serves the env it
+    names). Used by ``agentgym eval --tasks`` and ``agentgym filter --tasks``.
+
+    Raises:
+        TaskSourceError: see `read_task_file`; or a wanted env has no task in the file.
+    """
+    file = find_task_file(path)
+    stat = file.stat()
+    whole = _read(file.resolve(), None, stat.st_mtime_ns, stat.st_size)
+    found = list(dict.fromkeys(t.env for t in whole.tasks))
+    names = list(envs) if envs is not None else found
+    if len(names) == 1:
+        return {names[0]: read_task_file(file, env=names[0])}
+    out = {}
+    for name in names:
+        tasks = tuple(t for t in whole.tasks if t.env == name)
+        if not tasks:
+            raise TaskSourceError(f"task file {str(file)!r} has no tasks of env {name!r} (its tasks are of: "
+                                  f"{', '.join(found)})")
+        folder = read_env_kwargs(whole.root, env=name) if _kwargs_env(whole.root) in (None, name) else {}
+        out[name] = dataclasses.replace(whole, tasks=tasks, folder_kwargs=folder)
+    return out
+
+
+def _kwargs_env(folder: Path) -> str | None:
+    """The env a folder's `ENV_KWARGS_FILE` names (None: no such file, or not a JSON object)."""
+    try:
+        record = json.loads((folder / ENV_KWARGS_FILE).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    return record.get("env") if isinstance(record, dict) else None
+
+
 @functools.lru_cache(maxsize=32)
-def _read(file: Path, env: str, mtime_ns: int, size: int) -> TaskFile:  # cached: validated at load, read at build
+def _read(file: Path, env: str | None, mtime_ns: int, size: int) -> TaskFile:  # cached: validated at load
+    """The file's tasks, checked: not empty, unique ids, every task of `env` (None: any env)."""
     try:
         tasks = load_tasks(file)
     except TaskFileError as e:
@@ -157,7 +196,7 @@ def _read(file: Path, env: str, mtime_ns: int, size: int) -> TaskFile:  # cached
             raise TaskSourceError(f"task file {str(file)!r} contains no tasks (a filter output that kept none?)"
                                   ) from None
         raise TaskSourceError(str(e)) from None
-    wrong = [t for t in tasks if t.env != env]
+    wrong = [t for t in tasks if env is not None and t.env != env]
     if wrong:
         envs = sorted({t.env for t in wrong})
         raise TaskSourceError(f"task file {str(file)!r} holds tasks of env {', '.join(map(repr, envs))} "

@@ -182,19 +182,23 @@ def filter_command(
     seed: int = 0,
     progress: bool = True,
 ) -> FilterResult:
-    """`agentgym filter --tasks FILE --policy SPEC --k 100 [--out FILE]`: filter a task file and print a summary.
+    """`agentgym filter --tasks SOURCE --policy SPEC --k 100 [--out FILE]`: filter a task source and print a summary.
 
-    Writes the kept tasks to `out` (default ``<tasks>.passk.jsonl``), the dropped ones beside it
+    `tasks` is a JSONL file or a folder with ``tasks.jsonl`` (`agentgym.tasksource.read_task_files`); each env is
+    made with what its tasks need (`TaskFile.env_kwargs`, e.g. search's index). Writes the kept tasks to `out`
+    (default ``<task file>.passk.jsonl``), the dropped ones beside it
     (``<out>.dropped.jsonl``), and the resumable state to ``<out>.state.jsonl``; rerunning the same command resumes.
     `policy` is any ``--policy`` form of `agentgym.rollout.specs` (``openai:MODEL@URL``, ``scripted:FILE``).
     """
     import asyncio
+    import functools
 
     from agentgym.errors import AgentGymError
     from agentgym.rollout.specs import make_policy
     from agentgym.synth.filter_report import summary_table
     from agentgym.synth.sprt import SPRTConfig
-    from agentgym.taskio import load_tasks, save_tasks
+    from agentgym.taskio import save_tasks
+    from agentgym.tasksource import find_task_file, read_task_files
 
     try:
         config = FilterConfig(
@@ -205,12 +209,15 @@ def filter_command(
         )
     except ValueError as e:
         raise AgentGymError(f"invalid filter settings: {e}") from None
-    task_list = load_tasks(tasks)
+    sources = read_task_files(tasks)
+    task_list = [t for source in sources.values() for t in source.tasks]
     duplicates = sorted({t.id for t in task_list if sum(u.id == t.id for u in task_list) > 1})
     if duplicates:
         raise AgentGymError(f"{tasks}: task ids must be unique, repeated: {', '.join(duplicates[:5])}")
-    out = Path(out) if out is not None else Path(tasks).with_name(Path(tasks).stem + ".passk.jsonl")
-    result = asyncio.run(run_filter(task_list, make_policy(policy), config,
+    file = find_task_file(tasks)
+    out = Path(out) if out is not None else file.with_name(file.stem + ".passk.jsonl")
+    make_env = functools.partial(RoutingEnv, {name: source.env_kwargs for name, source in sources.items()})
+    result = asyncio.run(run_filter(task_list, make_policy(policy), config, make_env=make_env,
                                     state_path=out.with_name(out.stem + ".state.jsonl"), progress=progress,
                                     policy_name=policy))
     save_tasks(out, result.kept)

@@ -6,10 +6,13 @@ as one line); the Typer commands at the end only parse options and call them.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import importlib.util
 import sys
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 from rich import box
@@ -60,19 +63,44 @@ def parse_env_names(env: str) -> tuple[str, ...]:
     return names
 
 
+@contextlib.contextmanager
+def env_defaults(kwargs: Mapping[str, Mapping[str, Any]]) -> Iterator[None]:
+    """While inside, `agentgym.make(name)` builds each env of `kwargs` with those kwargs added to its defaults.
+
+    `run_eval` makes its envs by name through the registry, so this is how a task source's needs
+    (`TaskFile.env_kwargs`: general's `root`, search's `index_dir`) reach them; envs that need nothing are untouched.
+    """
+    from agentgym import registry
+
+    saved = {}
+    try:
+        for name, extra in kwargs.items():
+            if extra:
+                spec = saved[name] = registry.default.spec(name)
+                registry.default.specs[name] = dataclasses.replace(spec, defaults={**spec.defaults, **extra})
+        yield
+    finally:
+        registry.default.specs.update(saved)
+
+
 def eval_command(env: str, tasks: Path | None, policy: str, n: int, out_dir: Path, concurrency: int,
                  max_turns: int = 32, seed: int = 0, num_tasks: int = 16, progress: bool = False) -> list[EnvMetrics]:
-    """Evaluate `policy` on each env in `env` (comma-separated), `n` samples per task; write the run to `out_dir`."""
+    """Evaluate `policy` on each env in `env` (comma-separated), `n` samples per task; write the run to `out_dir`.
+
+    `tasks` is a task source (`agentgym.tasksource`: a JSONL file, or a folder with ``tasks.jsonl`` such as a
+    ``agentgym synth`` output); each env is made with what its tasks need (`TaskFile.env_kwargs`)."""
     from agentgym.eval.runner import EvalConfig, run_eval
-    from agentgym.taskio import load_tasks
+    from agentgym.tasksource import read_task_files
 
     try:
         config = EvalConfig(envs=parse_env_names(env), num_samples=n, num_tasks=num_tasks, concurrency=concurrency,
                             max_turns=max_turns, seed=seed, progress=progress)
     except ValueError as e:
         raise AgentGymError(f"invalid eval settings: {e}") from None
-    task_list = load_tasks(tasks) if tasks is not None else None
-    metrics = run_eval(config, policy, out_dir, tasks=task_list, tasks_file=None if tasks is None else str(tasks))
+    sources = read_task_files(tasks, config.envs) if tasks is not None else {}
+    task_list = [t for source in sources.values() for t in source.tasks] if tasks is not None else None
+    with env_defaults({name: source.env_kwargs for name, source in sources.items()}):
+        metrics = run_eval(config, policy, out_dir, tasks=task_list, tasks_file=None if tasks is None else str(tasks))
     _print_summary(_console(), metrics, out_dir)
     return metrics
 
@@ -134,7 +162,8 @@ def show_command(traj_file: Path, index: int = 0) -> None:
 @friendly
 def eval_(
     env: str = typer.Option(..., help="env name(s), comma-separated"),
-    tasks: Optional[Path] = typer.Option(None, help="JSONL task file (default: each env's sample_tasks)"),
+    tasks: Optional[Path] = typer.Option(None, help="JSONL task file or a folder with tasks.jsonl (an 'agentgym "
+                                                    "synth' output); default: each env's sample_tasks"),
     policy: str = typer.Option(..., help="'openai:MODEL@URL', 'scripted:FILE' or 'reference[:P]'"),
     n: int = typer.Option(8, "--n", min=1, help="samples per task (pass@1 … pass@n)"),
     out_dir: Path = typer.Option(Path("runs/eval"), help="run directory"),

@@ -279,7 +279,7 @@ def synth_search(
 
 @friendly
 def filter_(
-    tasks: Path = typer.Option(..., help="JSONL task file"),
+    tasks: Path = typer.Option(..., help="JSONL task file or a folder with tasks.jsonl (an 'agentgym synth' output)"),
     policy: str = typer.Option(..., help="'openai:MODEL@URL' or 'scripted:FILE'"),
     k: int = typer.Option(100, min=1, help="keep a task iff it is solved at least once in k attempts"),
     out: Optional[Path] = typer.Option(None, help="kept tasks (default: TASKS.passk.jsonl); rerunning resumes"),

@@ -38,7 +38,8 @@ class ColdStartSection(_Section):
     """Optional SFT on each env's reference solutions before anything else (a raw small model scores 0 otherwise)."""
 
     num_demos: int = Field(6, ge=1)
-    """Demonstrations per env of every domain (tasks from seed `seed + 1`)."""
+    """Demonstrations per env of every domain: the first distinct tasks of the env's training side of the split
+    (never a held-out task; `agentgym.app.recipe.tasks`)."""
     epochs: int = Field(4, ge=1)
     lr: float = Field(3e-4, gt=0)
     batch_size: int = Field(6, ge=1)
@@ -66,7 +67,7 @@ class DistillSection(_Section):
     """Rejection-sampled distillation of the specialists into one generalist."""
 
     num_tasks: int = Field(16, ge=1)
-    """Held-in tasks per env (from the env's training pool seed)."""
+    """Held-in tasks per env: the first distinct tasks of the env's training side of the split."""
     num_samples: int = Field(2, ge=1)
     """Samples per task and mode."""
     min_reward: float = 1.0
@@ -84,9 +85,10 @@ class EvalSection(_Section):
     """Held-out evaluation after every stage: greedy, one sample per task."""
 
     num_tasks: int = Field(8, ge=1)
-    """Held-out tasks per env."""
+    """Held-out tasks per env, split off the env's training pool by `agentgym.heldout.split_heldout` (an env's own
+    `heldout_tasks` file replaces the split); every stage trains and draws demonstrations from the rest only."""
     seed: int = 10_000
-    """Task seed of the held-out set (the training pools use each env's `task_seed`, 0 by default)."""
+    """Seed of the held-out split (a seeded rank of each task's content hash)."""
     max_new_tokens: int = Field(DEFAULT_MAX_NEW_TOKENS, ge=1)
     max_turns: int = Field(1, ge=1)
 
@@ -168,6 +170,9 @@ def parse_recipe(data: Any, *, source: str = "recipe") -> RecipeConfig:
                 raise ConfigError(f"{source}: domains.{domain}.envs: env {env.name!r} is already in domain "
                                   f"{seen[env.name]!r}; an env may belong to one domain only")
             seen[env.name] = domain
+            if env.num_heldout:
+                raise ConfigError(f"{source}: domains.{domain}.envs: env {env.name!r} sets num_heldout; the recipe "
+                                  f"holds out eval.num_tasks tasks of every env (or its heldout_tasks file)")
             if config.rpt is not None and config.rpt.env.name == env.name and config.rpt.env.kwargs != env.kwargs:
                 raise ConfigError(f"{source}: rpt.env.kwargs: env {env.name!r} has other kwargs in domain "
                                   f"{domain!r}; one env name has one set of kwargs in a recipe")

@@ -22,6 +22,7 @@ from agentgym.app.recipe.runs import (
     save_model,
 )
 from agentgym.app.recipe.stages import read_json, write_json_atomic
+from agentgym.app.recipe.tasks import RecipeTasks
 from agentgym.rollout import (
     RolloutConfig,
     TrajectoryWriter,
@@ -30,25 +31,27 @@ from agentgym.rollout import (
 )
 
 
-def sample_domain(config: RecipeConfig, domain: str, specialist: Path, out: Path) -> dict[str, Any]:
-    """Rejection-sample the specialist on its domain's held-in tasks; writes OUT (JSONL) and returns the counts."""
+def sample_domain(config: RecipeConfig, tasks: RecipeTasks, domain: str, specialist: Path,
+                  out: Path) -> dict[str, Any]:
+    """Rejection-sample the specialist on its domain's held-in tasks (`tasks.held_in`: the train side, never the
+    held-out set); writes OUT (JSONL) and returns the counts."""
     d = config.distill
     model, tokenizer = load_model(config, specialist)
     policy = greedy_policy(config, model, tokenizer, temperature=d.temperature, max_new_tokens=d.max_new_tokens)
     kept, counts = [], {}
     for mode in d.modes:
-        make_env = env_factory(config, mode)
+        make_env = env_factory(tasks.kwargs, mode)
         for env in config.domains[domain].envs:
-            tasks = make_env(env.name).sample_tasks(d.num_tasks, seed=env.task_seed)
+            held_in = tasks.held_in(env.name)
             rollout = RolloutConfig(num_samples=d.num_samples, max_turns=config.eval.max_turns, seed=config.seed,
                                     progress=config.progress)
             factory = functools.partial(make_env, env.name)
-            played = asyncio.run(run_episodes(factory, policy, tasks, rollout))
+            played = asyncio.run(run_episodes(factory, policy, held_in, rollout))
             got = [t for t in played if t.reward >= d.min_reward and t.error != "env_error"]
             for t in got:
                 t.info["mode"] = mode
             kept += got
-            counts[f"{env.name}/{mode}"] = {"episodes": len(tasks) * d.num_samples, "kept": len(got)}
+            counts[f"{env.name}/{mode}"] = {"episodes": len(held_in) * d.num_samples, "kept": len(got)}
     writer = TrajectoryWriter(out)
     for t in kept:
         writer.write(t)
@@ -56,7 +59,8 @@ def sample_domain(config: RecipeConfig, domain: str, specialist: Path, out: Path
     return counts
 
 
-def run_distill(config: RecipeConfig, stage: Path, specialists: dict[str, Path], start: Path | None) -> dict[str, Any]:
+def run_distill(config: RecipeConfig, tasks: RecipeTasks, stage: Path, specialists: dict[str, Path],
+                start: Path | None) -> dict[str, Any]:
     """Sample every domain (skipping those already sampled), then SFT the start checkpoint on the union."""
     samples = stage / "samples"
     counts_path = stage / "counts.json"
@@ -64,12 +68,12 @@ def run_distill(config: RecipeConfig, stage: Path, specialists: dict[str, Path],
     for domain, checkpoint in specialists.items():
         if domain in counts and (samples / f"{domain}.jsonl").is_file():
             continue
-        counts[domain] = sample_domain(config, domain, checkpoint, samples / f"{domain}.jsonl")
+        counts[domain] = sample_domain(config, tasks, domain, checkpoint, samples / f"{domain}.jsonl")
         write_json_atomic(counts_path, counts)
     from agentgym.rl.sft import sft_example
 
     model, tokenizer = load_model(config, start)
-    tools = {name: env_factory(config)(name).tools() for name in config.env_kwargs()}
+    tools = {name: env_factory(tasks.kwargs)(name).tools() for name in config.env_kwargs()}
     examples = [sft_example(t, tokenizer, tools[t.env])
                 for domain in specialists for t in read_trajectories(samples / f"{domain}.jsonl")]
     d = config.distill

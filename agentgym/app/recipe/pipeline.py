@@ -1,5 +1,7 @@
 """`run_recipe`: the stages in order, each skipped when its `stage.json` says it is done.
 
+tasks       (before any stage) each env's held-out split, written once to RUN/tasks/ and used by every stage below
+            (`agentgym.app.recipe.tasks`); a held-out set that overlaps training or demonstrations refuses to start
 base        evaluate the base model on every domain
 cold_start  (optional) SFT on the envs' reference solutions, then evaluate
 rpt         (optional) GRPO on the `rpt` env from the latest checkpoint, then evaluate
@@ -11,6 +13,7 @@ report      report.md, report.json and reward-curve PNGs, from the stored files 
 
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +37,7 @@ from agentgym.app.recipe.stages import (
     reset_from,
     write_json_atomic,
 )
+from agentgym.app.recipe.tasks import TASK_DIR, RecipeTasks, prepare_tasks
 
 
 @dataclass(slots=True)
@@ -72,6 +76,12 @@ def run_recipe(config: RecipeConfig, run_dir: str | Path, *, from_stage: str | N
         deleted = reset_from(run_dir, check_stage(from_stage))
         console.print(f"recipe: restarting from {from_stage} (cleared {', '.join(deleted) or 'nothing'})")
     _check_same_config(config, run_dir, from_stage)
+    if from_stage is not None and from_stage == active_stages(config)[0] and (run_dir / TASK_DIR).exists():
+        shutil.rmtree(run_dir / TASK_DIR)  # redoing the first stage makes the split again (from this config)
+    tasks = prepare_tasks(config, run_dir)
+    for name, split in tasks.splits.items():
+        console.print(f"recipe: {name}: {len(split.heldout)} held-out tasks, {len(split.train)} training draws "
+                      f"({split.how})", soft_wrap=True)
     if config_text is not None:
         (run_dir / "config.yaml").write_text(config_text, encoding="utf-8")
     write_json_atomic(run_dir / "config.json", config.model_dump(mode="json"))
@@ -86,7 +96,7 @@ def run_recipe(config: RecipeConfig, run_dir: str | Path, *, from_stage: str | N
         console.rule(f"[bold][{index}/{len(stages)}] {name}")
         started = time.perf_counter()
         stage.mkdir(parents=True, exist_ok=True)
-        fields = RUNNERS[name](config, run_dir, stage) or {}
+        fields = RUNNERS[name](config, tasks, run_dir, stage) or {}
         mark_done(stage, seconds=time.perf_counter() - started, **fields)
         console.print(f"[green][{index}/{len(stages)}] {name}: done in {time.perf_counter() - started:.0f} s")
         result.ran.append(name)
@@ -110,8 +120,9 @@ def _check_same_config(config: RecipeConfig, run_dir: Path, from_stage: str | No
                           "use a new --out, or --from-stage STAGE to redo STAGE and the later stages with this one")
 
 
-def _evaluate(config: RecipeConfig, stage: Path, model: Any, tokenizer: Any, domains: list[str]) -> dict[str, Any]:
-    scores = evaluate_domains(config, model, tokenizer, domains)
+def _evaluate(config: RecipeConfig, tasks: RecipeTasks, stage: Path, model: Any, tokenizer: Any,
+              domains: list[str]) -> dict[str, Any]:
+    scores = evaluate_domains(config, tasks, model, tokenizer, domains)
     write_json_atomic(stage / "eval.json", scores)
     return {"mean_reward": {d: _mean([x for v in s.values() for x in v]) for d, s in scores.items()}}
 
@@ -120,68 +131,67 @@ def _mean(values: list[float]) -> float:
     return sum(values) / len(values) if values else 0.0
 
 
-def base_stage(config: RecipeConfig, run_dir: Path, stage: Path) -> dict[str, Any]:
+def base_stage(config: RecipeConfig, tasks: RecipeTasks, run_dir: Path, stage: Path) -> dict[str, Any]:
     model, tokenizer = load_model(config, None)
-    return _evaluate(config, stage, model, tokenizer, list(config.domains))
+    return _evaluate(config, tasks, stage, model, tokenizer, list(config.domains))
 
 
-def cold_start_stage(config: RecipeConfig, run_dir: Path, stage: Path) -> dict[str, Any]:
+def cold_start_stage(config: RecipeConfig, tasks: RecipeTasks, run_dir: Path, stage: Path) -> dict[str, Any]:
     from agentgym.rl.demos import reference_examples
 
     c = config.cold_start
     assert c is not None
     model, tokenizer = load_model(config, None)
-    make_env = env_factory(config)
+    make_env = env_factory(tasks.kwargs)
     examples = []
     for name in config.env_kwargs():
-        env = make_env(name)
-        examples += reference_examples(env, env.sample_tasks(c.num_demos, seed=config.seed + 1), tokenizer)
+        examples += reference_examples(make_env(name), tasks.demos(name), tokenizer)  # from the train side
     losses = fine_tune(model, tokenizer, examples, lr=c.lr, epochs=c.epochs, batch_size=c.batch_size,
                        seed=config.seed, description="cold-start SFT", progress=config.progress)
     save_model(model, stage / "model.safetensors")
     write_json_atomic(stage / "summary.json", {"num_examples": len(examples), "losses": losses})
-    return _evaluate(config, stage, model, tokenizer, list(config.domains))
+    return _evaluate(config, tasks, stage, model, tokenizer, list(config.domains))
 
 
-def rpt_stage(config: RecipeConfig, run_dir: Path, stage: Path) -> dict[str, Any]:
+def rpt_stage(config: RecipeConfig, tasks: RecipeTasks, run_dir: Path, stage: Path) -> dict[str, Any]:
     r = config.rpt
     assert r is not None
     checkpoint = run_dir / "cold_start" / "model.safetensors"
-    model, tokenizer, records = run_grpo(config, r, [r.env], stage, checkpoint if checkpoint.is_file() else None,
-                                         description="rpt")
-    return {"steps": len(records), **_evaluate(config, stage, model, tokenizer, list(config.domains))}
+    model, tokenizer, records = run_grpo(config, tasks, r, [r.env], stage,
+                                         checkpoint if checkpoint.is_file() else None, description="rpt", rpt=True)
+    return {"steps": len(records), **_evaluate(config, tasks, stage, model, tokenizer, list(config.domains))}
 
 
-def specialists_stage(config: RecipeConfig, run_dir: Path, stage: Path) -> dict[str, Any]:
+def specialists_stage(config: RecipeConfig, tasks: RecipeTasks, run_dir: Path, stage: Path) -> dict[str, Any]:
     start = start_checkpoint(run_dir)
     for domain, section in config.domains.items():
         out = stage / domain
         if is_done(out):  # an interrupted stage keeps its finished specialists
             continue
         started = time.perf_counter()
-        model, tokenizer, records = run_grpo(config, section, config.domain_envs(domain), out, start,
+        model, tokenizer, records = run_grpo(config, tasks, section, config.domain_envs(domain), out, start,
                                              description=f"domains.{domain}")
-        done = _evaluate(config, out, model, tokenizer, [domain])
+        done = _evaluate(config, tasks, out, model, tokenizer, [domain])
         mark_done(out, seconds=time.perf_counter() - started, steps=len(records), **done)
     return {"start": str(start) if start else None}
 
 
-def distill_stage(config: RecipeConfig, run_dir: Path, stage: Path) -> dict[str, Any]:
+def distill_stage(config: RecipeConfig, tasks: RecipeTasks, run_dir: Path, stage: Path) -> dict[str, Any]:
     from agentgym.app.recipe.distill import run_distill
 
     specialists = {d: run_dir / "specialists" / d / "model.safetensors" for d in config.domains}
-    out = run_distill(config, stage, specialists, start_checkpoint(run_dir))
+    out = run_distill(config, tasks, stage, specialists, start_checkpoint(run_dir))
     return {"num_examples": out["num_examples"],
-            **_evaluate(config, stage, out["model"], out["tokenizer"], list(config.domains))}
+            **_evaluate(config, tasks, stage, out["model"], out["tokenizer"], list(config.domains))}
 
 
-def mixed_stage(config: RecipeConfig, run_dir: Path, stage: Path) -> dict[str, Any]:
-    model, tokenizer, records = run_grpo(config, config.mixed, config.mixed_envs(), stage,
+def mixed_stage(config: RecipeConfig, tasks: RecipeTasks, run_dir: Path, stage: Path) -> dict[str, Any]:
+    model, tokenizer, records = run_grpo(config, tasks, config.mixed, config.mixed_envs(), stage,
                                          run_dir / "distill" / "model.safetensors", description="mixed")
-    return {"steps": len(records), **_evaluate(config, stage, model, tokenizer, list(config.domains))}
+    return {"steps": len(records), **_evaluate(config, tasks, stage, model, tokenizer, list(config.domains))}
 
 
-def report_stage(config: RecipeConfig, run_dir: Path, stage: Path) -> dict[str, Any]:
+def report_stage(config: RecipeConfig, tasks: RecipeTasks, run_dir: Path, stage: Path) -> dict[str, Any]:
     from agentgym.app.recipe.report import write_report
 
     report = write_report(run_dir, stage)

@@ -151,6 +151,17 @@ def describe_setup(config: dict[str, Any]) -> str:
             f"tasks per env × {d['num_samples']} samples, kept iff env reward ≥ {d['min_reward']}.")
 
 
+def describe_split(run_dir: Path) -> tuple[str, dict[str, Any]]:
+    """The held-out split of every env (``RUN/tasks/split.json``): one Markdown list, and its numbers."""
+    path = run_dir / "tasks" / "split.json"
+    if not path.is_file():
+        return "", {}
+    envs = read_json(path)["envs"]
+    lines = ["Held-out sets (every evaluation plays them; training, demonstrations and distillation never see them):",
+             ""] + [f"- {name}: n = {e['heldout']} held out of {e['source']}: {e['how']}" for name, e in envs.items()]
+    return "\n".join(lines), envs
+
+
 def render_markdown(table: dict[str, Any], status: list[dict[str, Any]], distill: dict[str, Any] | None,
                     curves: list[str], *, title: str = "DeepSeek-V3.2 recipe",
                     runs: Sequence[dict[str, Any]] = (), setup: str = "") -> str:
@@ -208,9 +219,12 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None) -> Path
     config = read_json(run_dir / "config.json")
     runs = run_summaries(config, records)
     relative = [str(p.relative_to(out)) for p in plot_curves(records, out / "curves")]
+    split_text, split = describe_split(run_dir)
     write_json_atomic(out / "report.json", {**table, "stages": status, "runs": runs, "curves": relative,
+                                            "split": split,
                                             "distill": {k: v for k, v in (distill or {}).items() if k != "losses"}})
     path = out / "report.md"
     path.write_text(render_markdown(table, status, distill, relative, runs=runs,
-                                         setup=describe_setup(config)), encoding="utf-8")
+                                         setup="\n\n".join(filter(None, [describe_setup(config), split_text]))),
+                    encoding="utf-8")
     return path

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from agentgym.api import Env
 from agentgym.app.recipe.config import RecipeConfig, RunBudget
+from agentgym.app.recipe.tasks import RecipeTasks
 from agentgym.registry import make
 from agentgym.rl.config import EnvMix
 
@@ -21,9 +22,9 @@ MODE_SUFFIX = {"direct": "", "thinking": " Think step by step before you give yo
 """What each distillation mode adds to the env's system prompt (`direct` keeps the env's own prompt)."""
 
 
-def env_factory(config: RecipeConfig, mode: str = "direct") -> Callable[[str], Env]:
-    """env name -> a fresh env with the recipe's kwargs (and the mode's system-prompt suffix)."""
-    kwargs = config.env_kwargs()
+def env_factory(kwargs: Mapping[str, Mapping[str, Any]], mode: str = "direct") -> Callable[[str], Env]:
+    """env name -> a fresh env with its kwargs (`RecipeTasks.kwargs`: the config's plus what its task source needs)
+    and the mode's system-prompt suffix."""
 
     def make_env(name: str) -> Env:
         env = make(name, **kwargs.get(name, {}))
@@ -83,15 +84,16 @@ def greedy_policy(config: RecipeConfig, model: Any, tokenizer: Any, *, temperatu
                                                    seed=config.seed if seed is None else seed))
 
 
-def evaluate_domains(config: RecipeConfig, model: Any, tokenizer: Any, domains: Sequence[str]) -> dict[str, Any]:
-    """Held-out env reward of every task of every env of `domains`: {domain: {env: [reward, ...]}}."""
+def evaluate_domains(config: RecipeConfig, tasks: RecipeTasks, model: Any, tokenizer: Any,
+                     domains: Sequence[str]) -> dict[str, Any]:
+    """Held-out env reward of every held-out task (`tasks.heldout`) of every env of `domains`:
+    {domain: {env: [reward, ...]}}."""
     from agentgym.eval.runner import evaluate
 
-    make_env = env_factory(config)
+    make_env = env_factory(tasks.kwargs)
     policy = greedy_policy(config, model, tokenizer)
     envs = {e.name: d for d in domains for e in config.domains[d].envs}
-    tasks = {name: make_env(name).sample_tasks(config.eval.num_tasks, seed=config.eval.seed) for name in envs}
-    scores, _ = evaluate(policy, make_env, tasks, score=lambda t: float(t.reward), max_turns=config.eval.max_turns,
+    scores, _ = evaluate(policy, make_env, {name: tasks.heldout(name) for name in envs}, score=lambda t: float(t.reward), max_turns=config.eval.max_turns,
                          progress=config.progress)
     out: dict[str, dict[str, list[float]]] = {d: {} for d in domains}
     for name, values in scores.items():
@@ -99,18 +101,19 @@ def evaluate_domains(config: RecipeConfig, model: Any, tokenizer: Any, domains: 
     return out
 
 
-def run_grpo(config: RecipeConfig, run: RunBudget, envs: list[EnvMix], out_dir: Path,
-             checkpoint: str | Path | None, *, description: str) -> tuple[Any, Any, list[dict[str, Any]]]:
-    """One GRPO run (resumed from its own checkpoints when it was interrupted); writes OUT/model.safetensors.
+def run_grpo(config: RecipeConfig, tasks: RecipeTasks, run: RunBudget, envs: list[EnvMix], out_dir: Path,
+             checkpoint: str | Path | None, *, description: str, rpt: bool = False) -> tuple[Any, Any, list[dict]]:
+    """One GRPO run on the train files of `envs` (the RPT stage's with `rpt`), each env's held-out file as its
+    `heldout_tasks`; resumed from its own checkpoints when it was interrupted; writes OUT/model.safetensors.
 
     Returns the trained model, its tokenizer and every step's metrics (also in OUT/train/metrics.jsonl).
     """
     from agentgym.rl.trainer import GRPOTrainer
 
-    train = config.train_config(run, envs, out_dir=str(out_dir / "train"),
+    train = config.train_config(run, tasks.mix(envs, rpt=rpt), out_dir=str(out_dir / "train"),
                                 checkpoint=str(checkpoint) if checkpoint else None, source=description)
     model, tokenizer = load_model(config, checkpoint)
-    trainer = GRPOTrainer(train, make_env=env_factory(config), model=model, tokenizer=tokenizer)
+    trainer = GRPOTrainer(train, make_env=env_factory(tasks.kwargs), model=model, tokenizer=tokenizer)
     records = trainer.train(resume=True)
     save_model(trainer.model, out_dir / "model.safetensors")
     return trainer.model, trainer.tokenizer, records
