@@ -146,7 +146,8 @@ def split_tasks(q: QuickstartConfig, make_env: Callable[[str], Env]) -> tuple[di
     train, heldout, demos, how = {}, {}, {}, {}
     for name in q.envs:
         split = split_heldout(make_env(name).sample_tasks(q.pool_size, seed=q.seed), q.num_heldout, seed=q.seed)
-        train[name], heldout[name], demos[name] = split.train, split.heldout, split.train[: q.num_demos]
+        distinct = list({t.id: t for t in split.train}.values())  # a task file holds each id once
+        train[name], heldout[name], demos[name] = distinct, split.heldout, distinct[: q.num_demos]
         check_disjoint(train[name], heldout[name], demo_tasks=demos[name], env=name)
         how[name] = split.describe()
     return train, heldout, demos, how
