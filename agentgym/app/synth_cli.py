@@ -218,8 +218,22 @@ def synth_general(
     max_level: int = typer.Option(3, min=0, help="highest escalation level"),
     generator: Optional[str] = typer.Option(None, help="an LLM generator 'openai:MODEL@URL' (default: the offline "
                                                         "procedural generators)"),
+    corpus: Optional[Path] = typer.Option(None, help="with --generator: the builder agent builds --n environments "
+                                                     "of --category (free text) from this folder of text files"),
+    max_turns: int = typer.Option(40, min=1, help="builder agent: turns per environment"),
 ) -> None:
     """General-agent tasks: DB + tools + task + solution + verifier, checked, escalated, deduplicated."""
+    if corpus is not None:
+        if generator is None:
+            raise AgentGymError("--corpus needs --generator (the chat model that drives the builder agent)")
+        from agentgym.app.synth_build import synth_build_command
+
+        try:
+            synth_build_command(generator, (category,), corpus, out, num_envs=n, seed=seed, max_level=max_level,
+                                max_turns=max_turns)
+        except ValueError as e:
+            raise AgentGymError(str(e)) from None
+        return
     gen = None
     if generator is not None:
         from agentgym.rollout.specs import make_policy
