@@ -4,6 +4,7 @@ judge calls, the per-env verifier/rubric mix through the env factory, and group 
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 from fake_openai import FakeOpenAIServer, chat_response
@@ -163,3 +164,19 @@ def test_engine_judge_plumbing():
     judge = RubricJudge(make_policy("engine:smollm2-135m"))
     [result] = asyncio.run(judge.score_many([(task(), trajectory("The answer is 42, please."))]))
     assert isinstance(result, JudgeError) or 0.0 <= result <= 1.0
+
+
+def test_general_synthesis_emits_rubric_tasks_behind_a_flag(tmp_path):
+    from agentgym.synth.general import Pipeline, PipelineConfig
+    from agentgym.synth.general.procedural import ProceduralGenerator
+
+    from agentgym.taskio import load_tasks
+
+    config = PipelineConfig(categories=("library",), num_tasks=2, max_level=1, rubric=True)
+    asyncio.run(Pipeline(ProceduralGenerator(), tmp_path, config).run())
+    tasks = load_tasks(tmp_path / "tasks.jsonl")
+    assert len(tasks) == 2
+    for t in tasks:
+        criteria = parse_rubric(t.data["rubric"])
+        assert [c.name for c in criteria] == ["correct_answer", "grounded", "efficient"]
+        assert json.dumps(t.data["reference"]["answer"], ensure_ascii=False)[:50] in criteria[0].description
