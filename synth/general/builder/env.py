@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from agentgym.synth.general.builder.audit import sources_of
 from agentgym.synth.general.builder.checking import BuildChecker, CheckOutcome
 from agentgym.synth.general.builder.corpus import Corpus
 from agentgym.synth.general.builder.prompts import SYSTEM
@@ -159,8 +160,6 @@ class BuilderEnv(ToolEnv):
         outcome, reports, db_bytes = await asyncio.to_thread(self.checker.final, snap, self.levels)
         if outcome.env is None:
             return self._reject(outcome.stage, "the final environment does not load: " + "; ".join(outcome.problems))
-        from agentgym.synth.general.builder.audit import sources_of
-
         r = self.result
         r.env, r.reports, r.levels, r.db_bytes = outcome.env, reports, list(self.levels), db_bytes
         r.db_sha256, r.sources = outcome.report["db_sha256"], sources_of(snap)
