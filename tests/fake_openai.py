@@ -66,3 +66,26 @@ class FakeOpenAIServer:
     def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def replay_responder(scripts: dict[str, list[dict[str, Any]]]) -> Responder:
+    """Replays recorded multi-turn transcripts: the script whose key occurs in the conversation's first user message
+    (the longest such key) answers, and its turn i answers the request that already holds i assistant messages. Each
+    turn is ``{"content": str, "tool_calls": [{"name", "arguments"}]}``; past the last turn the reply is plain text.
+    Stateless, so several conversations can replay at once."""
+
+    def respond(body: dict[str, Any]) -> dict[str, Any]:
+        messages = body["messages"]
+        first_user = next((m.get("content") or "" for m in messages if m["role"] == "user"), "")
+        keys = sorted((k for k in scripts if k in first_user), key=len, reverse=True)
+        if not keys:
+            return chat_response("I have no script for this conversation.")
+        turns = scripts[keys[0]]
+        index = sum(m["role"] == "assistant" for m in messages)
+        if index >= len(turns):
+            return chat_response("I have nothing more to do.")
+        turn = turns[index]
+        calls = [{**c, "id": f"call_{index}_{i}"} for i, c in enumerate(turn.get("tool_calls") or [])]
+        return chat_response(turn.get("content") or None, calls or None)
+
+    return respond

@@ -54,7 +54,8 @@ def general_funnel_table(funnel: Funnel) -> Table:
 
 def synth_general_command(category: str, n: int, out: Path, seed: int = 0, *, generator: Generator | None = None,
                           max_level: int = 3, concurrency: int = 2, max_units: int | None = None,
-                          progress: bool = True, console: Console | None = None) -> Funnel:  # fmt: skip
+                          progress: bool = True, console: Console | None = None,
+                          rubric: bool = False) -> Funnel:  # fmt: skip
     """Synthesize `n` general-agent tasks of `category` ("all" cycles through every category) into `out`.
 
     Rerunning with the same arguments resumes: finished stages are read back from `out`, nothing is stored twice.
@@ -69,7 +70,7 @@ def synth_general_command(category: str, n: int, out: Path, seed: int = 0, *, ge
     generator = generator or ProceduralGenerator()
     categories = tuple(generator.categories()) if category == "all" else (category,)
     config = PipelineConfig(categories=categories, num_tasks=n, seed=seed, max_level=max_level,
-                            concurrency=concurrency, max_units=max_units)  # fmt: skip
+                            concurrency=concurrency, max_units=max_units, rubric=rubric)  # fmt: skip
     pipeline = Pipeline(generator, out, config)
     console = console or Console()
     bar = Progress(TextColumn("[bold]synth general"), BarColumn(), MofNCompleteColumn(),
@@ -218,8 +219,23 @@ def synth_general(
     max_level: int = typer.Option(3, min=0, help="highest escalation level"),
     generator: Optional[str] = typer.Option(None, help="an LLM generator 'openai:MODEL@URL' (default: the offline "
                                                         "procedural generators)"),
+    corpus: Optional[Path] = typer.Option(None, help="with --generator: the builder agent builds --n environments "
+                                                     "of --category (free text) from this folder of text files"),
+    max_turns: int = typer.Option(40, min=1, help="builder agent: turns per environment"),
+    rubric: bool = typer.Option(False, help="give every task a rubric (data.rubric) for a judge's rubric reward"),
 ) -> None:
     """General-agent tasks: DB + tools + task + solution + verifier, checked, escalated, deduplicated."""
+    if corpus is not None:
+        if generator is None:
+            raise AgentGymError("--corpus needs --generator (the chat model that drives the builder agent)")
+        from agentgym.app.synth_build import synth_build_command
+
+        try:
+            synth_build_command(generator, (category,), corpus, out, num_envs=n, seed=seed, max_level=max_level,
+                                max_turns=max_turns)
+        except ValueError as e:
+            raise AgentGymError(str(e)) from None
+        return
     gen = None
     if generator is not None:
         from agentgym.rollout.specs import make_policy
@@ -230,7 +246,7 @@ def synth_general(
         gen = LLMGenerator(make_policy(generator), categories=categories, model=generator)
     try:
         synth_general_command(category, n, out, seed, generator=gen, max_level=max_level,
-                              progress=sys.stderr.isatty())
+                              progress=sys.stderr.isatty(), rubric=rubric)
     except ValueError as e:
         raise AgentGymError(str(e)) from None
 

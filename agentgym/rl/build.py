@@ -73,7 +73,13 @@ def default_env_factory(config: TrainConfig) -> EnvFactory:
     from agentgym.rl.pools import env_kwargs
 
     kwargs = {e.name: env_kwargs(e) for e in config.envs}  # plus what task files need, e.g. general's root
-    return lambda name: make(name, **kwargs.get(name, {}))
+    factory: EnvFactory = lambda name: make(name, **kwargs.get(name, {}))  # noqa: E731
+    mixes = {e.name: e.reward for e in config.envs if e.reward.uses_rubric}
+    if not mixes:  # the default: the env's verifier reward alone
+        return factory
+    from agentgym.rl.rubric_env import rubric_env_factory
+
+    return rubric_env_factory(factory, mixes, group_size=config.group_size)  # rubric rewards (agentgym.rl.rubric)
 
 
 def build_pools(config: TrainConfig, make_env: EnvFactory) -> tuple[list[EnvPool], dict[str, frozenset[str]]]:

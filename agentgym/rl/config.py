@@ -12,6 +12,7 @@ from agentgym.rl.backend_config import RolloutSection
 from agentgym.rl.limits_config import ContextSection, TruncationSection
 from agentgym.rl.loop_config import HeldoutSection, LearnabilitySection
 from agentgym.rl.memory_config import MemorySection
+from agentgym.rl.rubric_config import RewardMix
 
 
 class _Section(BaseModel):
@@ -40,6 +41,8 @@ class EnvMix(_Section):
     """Distinct tasks split off the pool as this env's held-out set (`agentgym.heldout.split_heldout`)."""
     heldout_tasks: str | None = None
     """A task file used as the held-out set instead of a split; training refuses to start if it overlaps the pool."""
+    reward: RewardMix = Field(default_factory=RewardMix)
+    """Mix of the verifier reward and a rubric judge's score (`agentgym.rl.rubric`; default: the verifier alone)."""
 
     @field_validator("tasks", "heldout_tasks")
     @classmethod

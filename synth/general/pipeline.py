@@ -31,6 +31,7 @@ from agentgym.synth.general.dedup import (
 from agentgym.synth.general.drafts import EnvDraft, TaskDraft
 from agentgym.synth.general.generator import Generator
 from agentgym.synth.general.output import env_hashes, environment_record, task_record
+from agentgym.synth.general.rubric import task_rubric
 from agentgym.synth.general.unit import Unit, UnitRunner
 from agentgym.synth.schemas import Provenance, QualityCheck
 from agentgym.synth.store import Store
@@ -55,6 +56,7 @@ class PipelineConfig:
         concurrency: units whose sandboxed stages run at once.
         dedup_threshold: estimated prompt Jaccard at which a task with the same tool signature is a duplicate.
         sandbox: settings of the candidate sandboxes (None: the default).
+        rubric: also give every stored task a rubric (``data["rubric"]``) for a generative judge.
     """
 
     categories: tuple[str, ...]
@@ -66,6 +68,7 @@ class PipelineConfig:
     concurrency: int = 2
     dedup_threshold: float = 0.9
     sandbox: Any = None
+    rubric: bool = False
 
     def __post_init__(self) -> None:
         if not self.categories:
@@ -198,6 +201,8 @@ class Pipeline:
                 answer=report["answer"], calls=report["calls"],
                 checks=[QualityCheck.model_validate(c) for c in report["checks"]], parent=parent,
                 dedup_key=f"{sig}:{prompt_key}", provenance=provenance))  # fmt: skip
+            if self.config.rubric:
+                keep[-1].data["rubric"] = task_rubric(task.prompt, report["answer"], report["calls"])
             parent = task_id
         room = self.config.num_tasks - len(self.tasks)
         keep = [t for t in keep if self.tasks.has(t.id)] + [t for t in keep if not self.tasks.has(t.id)][: max(room, 0)]
