@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from agentgym.api import Action, StepResult, Task, ToolCall, Verdict
+from agentgym.api import Action, StepResult, Task, Verdict
 from agentgym.envs.code_repair.edits import replace_exact
-from agentgym.envs.code_repair.gold import gold_calls
+from agentgym.envs.code_repair.gold import gold_action, gold_script
 from agentgym.envs.code_repair.image import REPO_IN_IMAGE, ensure_image
 from agentgym.envs.code_repair.patch import PatchError, apply_patch, patched_paths
 from agentgym.envs.code_repair.requirements import check_pytest
@@ -41,6 +41,7 @@ from agentgym.sandbox import (
 from agentgym.sandbox.docker import load_docker
 from agentgym.sandbox.docker_image import BASE_IMAGE
 from agentgym.toolenv import ToolEnv, ToolError, tool
+from agentgym.tools import ToolScript
 
 BACKENDS = ("local", "docker")
 MAX_READ_LINES = 400
@@ -366,10 +367,11 @@ class CodeRepairEnv(ToolEnv):
     # --- optional hooks -----------------------------------------------------------------------------------------
     def reference_action(self, task: Task) -> Action:
         """Apply the gold patch through `edit_file` calls (plus `bash rm` for deleted files), then submit."""
-        calls = [ToolCall(id=f"ref-{i}", name=name, arguments=args)
-                 for i, (name, args) in enumerate(gold_calls(self._rooted(task)))]  # fmt: skip
-        calls.append(ToolCall(id="ref-submit", name="submit", arguments={}))
-        return Action(tool_calls=calls)
+        return gold_action(self._rooted(task))
+
+    def reference_policy(self, task: Task) -> ToolScript:
+        """The gold edits one turn each, then `run_tests` and `submit` (`gold.gold_script`)."""
+        return gold_script(self._rooted(task))
 
     def sample_tasks(self, n: int, *, seed: int = 0) -> list[Task]:
         """Tasks over the small repository bundled with agentgym (offline, no venv needed beyond pytest)."""
