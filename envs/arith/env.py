@@ -14,7 +14,11 @@ _MAX_SHOWN_DIGITS = 40  # a longer submitted integer is shown by its length only
 
 
 class ArithEnv(ToolEnv):
-    """Compute an expression with the calculator, then submit the integer result. Reward 1 iff it is exact."""
+    """Compute an expression with the calculator, then submit the integer result. Reward 1 iff it is exact.
+
+    `max_turns` (default 4: the two-turn solution and room for two mistakes) is also `agentgym eval`'s default turn
+    budget for arith.
+    """
 
     name = "arith"
     system_prompt = (
@@ -22,7 +26,7 @@ class ArithEnv(ToolEnv):
         "then call `submit` with the final integer answer."
     )
 
-    def __init__(self, *, max_turns: int = 8, difficulty: int = 3, tool_format: str = "auto") -> None:
+    def __init__(self, *, max_turns: int = 4, difficulty: int = 3, tool_format: str = "auto") -> None:
         super().__init__(max_turns=max_turns, tool_format=tool_format)
         ArithTaskConfig(difficulty=difficulty)  # a bad difficulty fails in make(), not at the first sample_tasks()
         self.difficulty = difficulty
