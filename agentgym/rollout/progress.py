@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import time
 from typing import Any, TextIO
@@ -32,8 +33,9 @@ def _duration(seconds: float) -> str:
 class LineProgress:
     """Writes ``episodes 12/32 (37%) 0.41 ep/s, elapsed 0:00:29, ETA 0:00:49, mean reward 0.250`` lines.
 
-    A line is written at the first update, then whenever `every` more episodes finished (0: about every tenth of
-    the total) or `every_s` seconds passed, and always at the end. The rate counts only episodes played in this run
+    A line is written when the task is added, then whenever `every` more episodes finished (0: about every tenth of
+    the total), and always at the end; inside an event loop a heartbeat repeats the line every `every_s` seconds
+    while nothing finishes. The rate counts only episodes played in this run
     (those read back by a resume are done, not fast).
     """
 
@@ -41,18 +43,41 @@ class LineProgress:
                  clock: Any = time.monotonic) -> None:
         self.stream, self.every, self.every_s, self.clock = stream, every, every_s, clock
         self.tasks: dict[int, dict[str, Any]] = {}
+        self._beat: asyncio.Task | None = None
 
     def __enter__(self) -> LineProgress:
+        try:  # inside an event loop: a heartbeat line every `every_s` even while no episode finishes
+            self._beat = asyncio.get_running_loop().create_task(self._heartbeat())
+        except RuntimeError:
+            self._beat = None
         return self
 
     def __exit__(self, *exc: object) -> None:
-        pass
+        if self._beat is not None:
+            self._beat.cancel()
+            self._beat = None
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(self.every_s)
+            self.tick()
+
+    def tick(self) -> None:
+        """Write a line for every task whose last line is `every_s` old, finished episodes or not (lockstep episodes
+        of a slow policy can take minutes before the first one ends)."""
+        now = self.clock()
+        for task in self.tasks.values():
+            if task["last_n"] is not None and now - task["last_t"] >= self.every_s and task["completed"] < task["total"]:
+                task["last_t"] = now
+                self.stream.write(self.line(task, now) + "\n")
+                self.stream.flush()
 
     def add_task(self, description: str, *, total: int, completed: int = 0, **fields: Any) -> int:
         task_id = len(self.tasks)
         self.tasks[task_id] = {"description": description, "total": total, "completed": completed,
                                "start_completed": completed, "start": self.clock(), "last_n": None, "last_t": 0.0,
                                **fields}
+        self.update(task_id)  # the opening line: 0/N (or what a resume read back)
         return task_id
 
     def update(self, task_id: int, *, advance: int = 0, **fields: Any) -> None:

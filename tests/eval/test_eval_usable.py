@@ -73,11 +73,22 @@ def test_line_progress_prints_done_total_rate_and_eta():
         for _ in range(5):
             now[0] += 2.0
             progress.update(bar, advance=1, reward=0.5)
+        now[0] += 100.0
+        progress.tick()  # finished: no heartbeat
     assert stream.getvalue().splitlines() == [
-        "episodes 2/6 (33%) 0.50 ep/s, elapsed 0:00:02, ETA 0:00:08, mean reward 0.500",
-        "episodes 4/6 (67%) 0.50 ep/s, elapsed 0:00:06, ETA 0:00:04, mean reward 0.500",
+        "episodes 1/6 (17%) 0.00 ep/s, elapsed 0:00:00, ETA ?, mean reward 0.000",  # 1 read back by a resume
+        "episodes 3/6 (50%) 0.50 ep/s, elapsed 0:00:04, ETA 0:00:06, mean reward 0.500",
+        "episodes 5/6 (83%) 0.50 ep/s, elapsed 0:00:08, ETA 0:00:02, mean reward 0.500",
         "episodes 6/6 (100%) 0.50 ep/s, elapsed 0:00:10, ETA 0:00:00, mean reward 0.500",
     ]
+    stream = io.StringIO()
+    slow = LineProgress(stream, every_s=30.0, clock=lambda: now[0])
+    bar = slow.add_task("episodes", total=4)
+    now[0] += 29.0
+    slow.tick()
+    now[0] += 1.0
+    slow.tick()  # a heartbeat: nothing finished for 30 s
+    assert stream.getvalue().splitlines()[1:] == ["episodes 0/4 (0%) 0.00 ep/s, elapsed 0:00:30, ETA ?"]
     assert isinstance(episode_progress(True, stream=io.StringIO()), LineProgress)  # not a terminal
     assert not isinstance(episode_progress(False, stream=io.StringIO()), LineProgress)
 
