@@ -86,8 +86,9 @@ class LineProgress:
         task.update(fields)
         now, done, total = self.clock(), task["completed"], task["total"]
         step = self.every or max(1, total // 10)
-        is_due = (task["last_n"] is None or done - task["last_n"] >= step or now - task["last_t"] >= self.every_s
-                  or done >= total)
+        is_due = (task["last_n"] is None or done >= total
+                  or (done - task["last_n"] >= step or now - task["last_t"] >= self.every_s)
+                  and now - task["last_t"] >= 1.0)  # episodes that end together make one line, not one each
         if is_due and done != task["last_n"]:
             task["last_n"], task["last_t"] = done, now
             self.stream.write(self.line(task, now) + "\n")
