@@ -242,7 +242,13 @@ class Env(Protocol):
       - `tools()`, `reset()`, `step()`, `close()` below.
 
     Optional hooks (used when present): `reference_action(task)` returns an `Action` that solves `task` (used by
-    `agentgym envs check` and the registry-wide oracle test); `sample_tasks(n, seed)` returns example tasks.
+    `agentgym envs check` and the registry-wide oracle test); `reference_policy(task)` returns the multi-turn
+    reference solution, a ``(messages, tools) -> Action`` function called once per assistant turn with the
+    conversation so far (`agentgym.tools.ToolScript` builds one), whose actions are the tool-call *text* a model must
+    write; played through the agent loop it earns reward 1 (checked by `agentgym envs check`; SFT demonstrations,
+    `agentgym.rl.demos.reference_demonstrations`); `sample_tasks(n, seed)` returns example tasks.
+
+    Changed in 0.1: the optional `reference_policy(task)` hook (multi-turn reference trajectories).
 
     Lifecycle: construct → `reset(task, seed=...)` → `step(...)` until `terminated` or `truncated` → `reset` again or
     `close()`. `close()` may be called twice; the second call does nothing. Use ``async with env:`` to close on exit.

@@ -1,7 +1,7 @@
 """The env contract checker behind `agentgym envs check`: a row of small checks, each raising `ContractViolation`.
 
 `check_env` runs them in turn on fresh env instances and returns one line per check. Hard violations raise; an env
-without the optional `reference_action`/`sample_tasks` hooks skips the checks that need them, and says so.
+without the optional `reference_action`/`reference_policy`/`sample_tasks` hooks skips the checks that need them, and says so.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-from agentgym.api import Action, Observation, StepResult, Task, ToolCall, ToolSpec
+from agentgym.api import Action, Message, Observation, StepResult, Task, ToolCall, ToolSpec
 from agentgym.errors import ContractViolation, ResetNeeded
 
 EnvFactory = Callable[[], Any]
@@ -118,6 +118,31 @@ async def check_reference_solves(env: Any, tasks: Sequence[Task]) -> str:
         if result.verdict is None or not result.verdict.passed:
             _fail(f"reference_action did not pass task {task.id!r}: verdict={result.verdict}")
     return f"reference solution passes {len(tasks)} tasks"
+
+
+async def check_reference_policy(env: Any, tasks: Sequence[Task], *, max_turns: int = 64) -> str:
+    """The env's `reference_policy(task)`, played turn by turn (its action, then the env's observation appended to
+    the conversation, as the agent loop does), earns a passing verdict with reward 1 on every sample task."""
+    turns = []
+    for task in tasks:
+        script = env.reference_policy(task)
+        messages = list((await env.reset(task, seed=0)).messages)
+        result = None
+        for _ in range(max_turns):
+            action = script(messages, env.tools())
+            if not isinstance(action, Action):
+                _fail(f"reference_policy(task) must return a function of (messages, tools) that returns an "
+                      f"agentgym.api.Action, got {type(action).__name__}")
+            messages.append(Message(role="assistant", content=action.text, tool_calls=action.tool_calls))
+            result = await env.step(action)
+            messages.extend(result.observation.messages)
+            if result.terminated or result.truncated:
+                break
+        verdict = None if result is None else result.verdict
+        turns.append(sum(m.role == "assistant" for m in messages))
+        if verdict is None or not verdict.passed or result.reward < 1.0:
+            _fail(f"reference_policy did not pass task {task.id!r} in {turns[-1]} turns: verdict={verdict}")
+    return f"reference policy passes {len(tasks)} tasks in {min(turns)}-{max(turns)} turns"
 
 
 async def check_wrong_answer_fails(env: Any, task: Task) -> str:
@@ -228,6 +253,10 @@ async def _check_env(make_env: EnvFactory, tasks: Sequence[Task] | None) -> list
             await run("wrong answer fails", check_wrong_answer_fails, probe, tasks[0])
         else:
             results.append(CheckResult("reference solves", True, "skipped: env has no reference_action hook"))
+        if callable(getattr(probe, "reference_policy", None)):
+            await run("reference policy", check_reference_policy, probe, tasks)
+        else:
+            results.append(CheckResult("reference policy", True, "skipped: env has no reference_policy hook"))
     finally:
         await probe.close()
     await run("bad actions", check_bad_actions, make_env, tasks[0])

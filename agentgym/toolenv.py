@@ -65,9 +65,9 @@ class ToolEnv:
     """Base class for envs whose agent acts through tools.
 
     Subclasses set `name` and `system_prompt`, define tools with `@tool`, and end the episode by returning a `Verdict`
-    from a tool (usually `submit`). Optional hooks: `on_reset`, `reference_action`, `sample_tasks`, `aclose`. An env
-    whose tools are not methods (they come from a server or a generated folder) fills `_specs` itself and overrides
-    `call_tool`; the step loop, the parsing and the error labels stay this class's.
+    from a tool (usually `submit`). Optional hooks: `on_reset`, `reference_action`, `reference_policy`, `sample_tasks`,
+    `aclose`. An env whose tools are not methods (they come from a server or a generated folder) fills `_specs` itself
+    and overrides `call_tool`; the step loop, the parsing and the error labels stay this class's.
 
     How a tool's exception is labelled: `ToolError` is the agent's mistake (`model_error`, its text is the
     observation). So is an exception in `argument_errors`: the types that only the values a tool was given can cause

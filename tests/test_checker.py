@@ -14,7 +14,7 @@ from agentgym.errors import ContractViolation
 from agentgym.toolenv import ToolEnv, tool
 
 CHECK_NAMES = [
-    "tools", "step before reset", "reset", "reference solves", "wrong answer fails", "bad actions", "determinism",
+    "tools", "step before reset", "reset", "reference solves", "wrong answer fails", "reference policy", "bad actions", "determinism",
     "close twice", "gymnasium",
 ]
 

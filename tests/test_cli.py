@@ -92,9 +92,10 @@ def test_envs_check_arith_passes():
     result = run("envs", "check", "arith")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[-1] == "env 'arith' passes all 9 checks"
-    assert sum(line.startswith("✓ ") for line in lines) == 9
+    assert lines[-1] == "env 'arith' passes all 10 checks"
+    assert sum(line.startswith("✓ ") for line in lines) == 10
     assert "✓ gymnasium: gymnasium check_env passes" in lines
+    assert "✓ reference policy: reference policy passes 4 tasks in 2-2 turns" in lines
 
 
 def test_envs_check_with_a_task_file(tmp_path):

@@ -21,7 +21,8 @@ def test_plugin_guide_example_passes_the_checker():
     assert env.max_turns == 4
     results = check_env(lambda: registry.make("lookup"))
     assert [r.name for r in results] == ["tools", "step before reset", "reset", "reference solves",
-                                         "wrong answer fails", "bad actions", "determinism", "close twice", "gymnasium"]
+                                         "wrong answer fails", "reference policy", "bad actions", "determinism",
+                                         "close twice", "gymnasium"]
     assert all(r.passed for r in results)
 
 

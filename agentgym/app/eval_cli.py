@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import importlib.util
-import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
@@ -25,6 +24,14 @@ from agentgym.errors import AgentGymError, TaskFileError, UnregisteredEnv
 
 if TYPE_CHECKING:
     from agentgym.eval.metrics import EnvMetrics
+
+
+POLICY_HELP = (
+    "'engine:MODEL[:KEY=VALUE,...]' (the embedded engine with pretrained weights, e.g. engine:smollm2-135m or "
+    "engine:smollm2-135m:max_new_tokens=128,temperature=0; keys: max_new_tokens, temperature, top_p, top_k, "
+    "max_batch, max_seq_len), 'openai:MODEL@URL' (any OpenAI-compatible endpoint), 'scripted:FILE' (JSONL actions "
+    "replayed each episode) or 'reference[:P]' (the env's reference_action, right with probability P)"
+)
 
 
 def _console() -> Console:
@@ -84,11 +91,14 @@ def env_defaults(kwargs: Mapping[str, Mapping[str, Any]]) -> Iterator[None]:
 
 
 def eval_command(env: str, tasks: Path | None, policy: str, n: int, out_dir: Path, concurrency: int,
-                 max_turns: int = 32, seed: int = 0, num_tasks: int = 16, progress: bool = False) -> list[EnvMetrics]:
+                 max_turns: int | None = None, seed: int = 0, num_tasks: int = 16, progress: bool = False,
+                 resume: bool = False) -> list[EnvMetrics]:
     """Evaluate `policy` on each env in `env` (comma-separated), `n` samples per task; write the run to `out_dir`.
 
     `tasks` is a task source (`agentgym.tasksource`: a JSONL file, or a folder with ``tasks.jsonl`` such as a
-    ``agentgym synth`` output); each env is made with what its tasks need (`TaskFile.env_kwargs`)."""
+    ``agentgym synth`` output); each env is made with what its tasks need (`TaskFile.env_kwargs`). `max_turns` None
+    gives each env its own turn budget; `resume` keeps the episodes an interrupted run with the same settings already
+    stored in `out_dir` and plays only the rest."""
     from agentgym.eval.runner import EvalConfig, run_eval
     from agentgym.tasksource import read_task_files
 
@@ -100,7 +110,8 @@ def eval_command(env: str, tasks: Path | None, policy: str, n: int, out_dir: Pat
     sources = read_task_files(tasks, config.envs) if tasks is not None else {}
     task_list = [t for source in sources.values() for t in source.tasks] if tasks is not None else None
     with env_defaults({name: source.env_kwargs for name, source in sources.items()}):
-        metrics = run_eval(config, policy, out_dir, tasks=task_list, tasks_file=None if tasks is None else str(tasks))
+        metrics = run_eval(config, policy, out_dir, tasks=task_list, tasks_file=None if tasks is None else str(tasks),
+                           resume=resume)
     _print_summary(_console(), metrics, out_dir)
     return metrics
 
@@ -164,17 +175,22 @@ def eval_(
     env: str = typer.Option(..., help="env name(s), comma-separated"),
     tasks: Optional[Path] = typer.Option(None, help="JSONL task file or a folder with tasks.jsonl (an 'agentgym "
                                                     "synth' output); default: each env's sample_tasks"),
-    policy: str = typer.Option(..., help="'openai:MODEL@URL', 'scripted:FILE' or 'reference[:P]'"),
+    policy: str = typer.Option(..., help=POLICY_HELP),
     n: int = typer.Option(8, "--n", min=1, help="samples per task (pass@1 … pass@n)"),
     out_dir: Path = typer.Option(Path("runs/eval"), help="run directory"),
     concurrency: int = typer.Option(16, min=1, help="episodes in flight"),
-    max_turns: int = typer.Option(32, min=1, help="assistant turns per episode"),
+    max_turns: Optional[int] = typer.Option(None, min=1, help="assistant turns per episode (default: each env's "
+                                            "own turn budget, e.g. arith 4; else 32)"),
     seed: int = typer.Option(0, help="base seed"),
     num_tasks: int = typer.Option(16, min=1, help="tasks drawn from sample_tasks when --tasks is not given"),
+    resume: bool = typer.Option(False, "--resume", help="keep the episodes already in --out-dir (an interrupted "
+                                "run's trajectories/*.jsonl.partial) and play only the rest; use the same settings"),
 ) -> None:
-    """Evaluate a policy: pass@k, pass^k, reward CI, turns, tokens, errors; writes JSON, Markdown, PNGs."""
+    """Evaluate a policy: pass@k, pass^k, reward CI, turns, tokens, errors; writes JSON, Markdown, PNGs.
+
+    Progress goes to stderr: a bar on a terminal, plain lines (done/total, rate, ETA) in a log or CI."""
     eval_command(env, tasks, policy, n, out_dir, concurrency, max_turns=max_turns, seed=seed, num_tasks=num_tasks,
-                 progress=sys.stderr.isatty())
+                 progress=True, resume=resume)
 
 
 @friendly

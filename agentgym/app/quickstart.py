@@ -102,43 +102,6 @@ class QuickstartResult:
     heldout: dict[str, list[Task]] = field(default_factory=dict)
 
 
-def reference_policy(env: Env, task: Task) -> Any:
-    """The env's multi-turn reference policy for `task` (its `reference_policy` hook), or for an env without one a
-    scripted policy that plays its reference action's tool calls one per turn, as the text the model must emit."""
-    from agentgym.rollout import ScriptedPolicy
-    from agentgym.tools import render_tool_calls
-
-    hook = getattr(env, "reference_policy", None)
-    if callable(hook):
-        return hook(task)
-    if getattr(env, "name", "") == "arith":  # calculator → read the result → submit (not a submit of the answer)
-        from agentgym.envs.arith.solver import arith_solver
-
-        return ScriptedPolicy(arith_solver)
-    calls = env.reference_action(task).tool_calls
-    return ScriptedPolicy([render_tool_calls([c]) for c in calls])
-
-
-def reference_examples(make_env: Callable[[], Env], tasks: list[Task], tokenizer: Any, *, max_turns: int) -> list:
-    """SFT examples (assistant tokens only) from the reference trajectories that the env rewards with 1."""
-    from agentgym.rl.sft import sft_example
-    from agentgym.rollout.loop import run_episode
-
-    async def play(task: Task) -> tuple[Trajectory, list]:
-        env = make_env()
-        try:
-            trajectory = await run_episode(env, reference_policy(env, task), task, seed=0, max_turns=max_turns)
-            return trajectory, env.tools()
-        finally:
-            await env.close()
-
-    async def play_all() -> list[tuple[Trajectory, list]]:
-        return [await play(t) for t in tasks]
-
-    played = asyncio.run(play_all())
-    return [sft_example(t, tokenizer, tools) for t, tools in played if t.reward >= 1.0]
-
-
 def split_tasks(q: QuickstartConfig, make_env: Callable[[str], Env]) -> tuple[dict, dict, dict, dict[str, str]]:
     """(training tasks, held-out tasks, demonstration tasks, how each split was made) per env; refuses overlap."""
     from agentgym.heldout import check_disjoint, split_heldout
@@ -164,6 +127,7 @@ def run_quickstart(config: QuickstartConfig | None = None) -> QuickstartResult:
     from agentgym.rl.backends import EngineBackend
     from agentgym.rl.build import set_trainable_layers
     from agentgym.rl.config import parse_config
+    from agentgym.rl.demos import reference_demonstrations
     from agentgym.rl.sft import train_sft
     from agentgym.rl.trainer import GRPOTrainer
     from agentgym.rollout.jsonl import TrajectoryWriter
@@ -212,9 +176,10 @@ def run_quickstart(config: QuickstartConfig | None = None) -> QuickstartResult:
 
     evaluate_row("base")
 
-    examples = []
+    examples = []  # each env's multi-turn reference policy (arith: calculator → read → submit), reward-1 episodes only
     for name in q.envs:
-        examples += reference_examples(lambda name=name: make_env(name), demos[name], tokenizer, max_turns=q.max_turns)
+        examples += reference_demonstrations(lambda name=name: make_env(name), demos[name], tokenizer,
+                                             max_turns=q.max_turns, seed=q.seed)
     sft_losses = train_sft(model, examples, pad_id=tokenizer.pad_id, lr=q.sft_lr, batch_size=q.sft_batch,
                            epochs=-(-q.sft_steps * q.sft_batch // max(1, len(examples))), seed=q.seed,
                            max_steps=q.sft_steps) if examples else []

@@ -41,9 +41,12 @@ def render_report(meta: dict[str, Any], metrics: Sequence[EnvMetrics], plots: di
     lines = ["# agentgym evaluation", ""]
     if meta:
         config = meta.get("config", {})
+        turns = meta.get("max_turns")  # per env since the default became each env's own budget
+        turns = ", ".join(f"{k} {v}" for k, v in turns.items()) if isinstance(turns, dict) else config.get(
+            "max_turns", "?")
         lines += [
             f"- policy: `{meta.get('policy', '?')}`",
-            (f"- samples per task (n): {config.get('num_samples', '?')}, max turns: {config.get('max_turns', '?')}, "
+            (f"- samples per task (n): {config.get('num_samples', '?')}, max turns: {turns}, "
              f"seed: {config.get('seed', '?')}"),
             f"- tasks: {meta.get('tasks_file') or 'sampled with each env’s sample_tasks hook'}",
             f"- created: {meta.get('created', '?')}",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -24,6 +25,7 @@ from agentgym.eval.report import RUN_FILE, TRAJECTORY_DIR, build_report
 from agentgym.registry import make
 from agentgym.rollout import Policy, RolloutConfig, run_episodes
 from agentgym.rollout.compute_thread import run_episodes_loop
+from agentgym.rollout.loop import DEFAULT_MAX_TURNS
 
 PolicyFactory = Callable[[str, Any, Sequence[Task]], Policy]
 """Builds the policy for one env: (env name, a probe env instance, that env's tasks) → policy."""
@@ -38,7 +40,8 @@ class EvalConfig:
         num_samples: episodes per task (the n of pass@k; k goes from 1 to n).
         num_tasks: tasks drawn from an env's `sample_tasks` hook when no tasks are given.
         concurrency: episodes in flight at once.
-        max_turns: assistant turns per episode before the agent loop truncates it.
+        max_turns: assistant turns per episode before the agent loop truncates it; None: each env's own turn budget
+            (`default_max_turns(env)`: its `max_turns` attribute, e.g. arith's 4, else 32).
         seed: base seed for env seeds, sampled tasks, the reference policy and the bootstrap.
         progress: show a progress bar per env.
     """
@@ -47,7 +50,7 @@ class EvalConfig:
     num_samples: int = 8
     num_tasks: int = 16
     concurrency: int = 16
-    max_turns: int = 32
+    max_turns: int | None = None
     seed: int = 0
     progress: bool = False
 
@@ -58,8 +61,19 @@ class EvalConfig:
             raise ValueError(f"envs must not repeat a name, got {self.envs!r}")
         for name in ("num_samples", "num_tasks", "concurrency", "max_turns"):
             value = getattr(self, name)
+            if name == "max_turns" and value is None:
+                continue
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def default_max_turns(env: Any) -> int:
+    """The agent-loop turn budget an eval gives `env` when none is asked for: the env's own `max_turns` (the budget
+    at which it truncates an episode itself, so more loop turns could never be played), else `DEFAULT_MAX_TURNS`."""
+    value = getattr(env, "max_turns", None)
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return value
+    return DEFAULT_MAX_TURNS
 
 
 def tasks_for_env(env: str, probe: Any, tasks: Sequence[Task] | None, config: EvalConfig) -> list[Task]:
@@ -83,12 +97,15 @@ def run_eval(
     *,
     tasks: Sequence[Task] | None = None,
     tasks_file: str | None = None,
+    resume: bool = False,
 ) -> list[EnvMetrics]:
     """Evaluate `policy` on every env of `config` and write the run directory; returns the per-env metrics.
 
-    `policy` is a spec string (``openai:MODEL@URL``, ``scripted:FILE``, ``reference[:P]``), a policy object shared by
-    all envs, or a factory called once per env. Every env is built once up front, so a bad name or policy fails
-    before any episode runs.
+    `policy` is a spec string (``engine:MODEL``, ``openai:MODEL@URL``, ``scripted:FILE``, ``reference[:P]``), a
+    policy object shared by all envs, or a factory called once per env. Every env is built once up front, so a bad
+    name or policy fails before any episode runs. With `resume`, episodes already stored in `out_dir` (an interrupted
+    run's ``trajectories/E.jsonl.partial``, or a finished env's ``E.jsonl``) are kept and not played again; run it
+    with the same settings.
     """
     out_dir = Path(out_dir)
     probes: dict[str, Any] = {}
@@ -97,15 +114,18 @@ def run_eval(
             probes[env] = make(env)
         plan = {env: tasks_for_env(env, probe, tasks, config) for env, probe in probes.items()}
         policies = {env: _policy_for(policy, env, probes[env], plan[env], config.seed) for env in config.envs}
-        rollout = RolloutConfig(num_samples=config.num_samples, concurrency=config.concurrency,
-                                max_turns=config.max_turns, seed=config.seed, progress=config.progress)
-        _, wall_time_s = play_envs(make, policies, plan, rollout, out_dir=out_dir / TRAJECTORY_DIR)
+        turns = {env: config.max_turns or default_max_turns(probe) for env, probe in probes.items()}
+        rollouts = {env: RolloutConfig(num_samples=config.num_samples, concurrency=config.concurrency,
+                                       max_turns=turns[env], seed=config.seed, progress=config.progress)
+                    for env in config.envs}
+        _, wall_time_s = play_envs(make, policies, plan, rollouts, out_dir=out_dir / TRAJECTORY_DIR, resume=resume)
     finally:
         for probe in probes.values():
             asyncio.run(probe.close())
     meta = {
         "policy": policy if isinstance(policy, str) else _describe(policy),
         "config": {**asdict(config), "envs": list(config.envs)},
+        "max_turns": turns,
         "tasks_file": tasks_file,
         "num_tasks": {env: len(ts) for env, ts in plan.items()},
         "wall_time_s": wall_time_s,
@@ -119,23 +139,30 @@ def play_envs(
     make_env: Callable[[str], Env],
     policies: Mapping[str, Policy],
     tasks: Mapping[str, Sequence[Task]],
-    rollout: RolloutConfig,
+    rollout: RolloutConfig | Mapping[str, RolloutConfig],
     *,
     out_dir: Path | None = None,
     concurrent: bool = False,
+    resume: bool = False,
 ) -> tuple[dict[str, list[Trajectory]], dict[str, float]]:
     """Play each env's tasks with that env's policy; returns (trajectories by env, seconds by env).
 
-    Envs run one after the other (one live progress bar at a time), or all at once with `concurrent=True`. With
-    `out_dir`, env E's episodes go to ``out_dir/E.jsonl`` (crash-safe while running). The episodes' event loop runs
-    on a helper thread so that a policy's decode stays on the main thread.
+    `rollout` is one config for every env or one per env name. Envs run one after the other (one live progress bar
+    at a time), or all at once with `concurrent=True`. With `out_dir`, env E's episodes go to ``out_dir/E.jsonl``
+    (crash-safe while running: ``E.jsonl.partial`` until E is done); with `resume`, the episodes already there are
+    read back instead of played. The episodes' event loop runs on a helper thread so that a policy's decode stays on
+    the main thread.
     """
     wall_time_s: dict[str, float] = {}
 
     async def play_one(name: str) -> list[Trajectory]:
         start = time.perf_counter()
         out = None if out_dir is None else out_dir / f"{name}.jsonl"
-        played = await run_episodes(lambda: make_env(name), policies[name], list(tasks[name]), rollout, out=out)
+        if resume and out is not None:
+            reopen_finished(out)
+        config = rollout if isinstance(rollout, RolloutConfig) else rollout[name]
+        played = await run_episodes(lambda: make_env(name), policies[name], list(tasks[name]), config, out=out,
+                                    resume=resume)
         wall_time_s[name] = time.perf_counter() - start
         return played
 
@@ -145,6 +172,14 @@ def play_envs(
         return [await play_one(name) for name in tasks]
 
     return dict(zip(tasks, run_episodes_loop(play))), wall_time_s
+
+
+def reopen_finished(out: Path) -> None:
+    """A finished env's ``E.jsonl`` becomes ``E.jsonl.partial`` again (when there is no partial file), so a resumed
+    run reads its episodes back and plays only what is missing."""
+    partial = out.with_name(out.name + ".partial")
+    if out.is_file() and not partial.exists():
+        os.replace(out, partial)
 
 
 def evaluate(policy: Policy, make_env: Callable[[str], Env], tasks: Mapping[str, Sequence[Task]], *,

@@ -11,6 +11,7 @@ from typing import Any
 from agentgym.api import Env, Task, Trajectory
 from agentgym.rl.filtering import has_reward_variance
 from agentgym.rl.retry import retry_env_errors
+from agentgym.rl.rollout_stats import RolloutStats
 from agentgym.rl.sampler import MixedTaskSampler
 from agentgym.rl.truncation import handle_truncated
 from agentgym.rollout import RolloutConfig, run_episodes
@@ -44,6 +45,8 @@ class Collection:
     """Truncated episodes (any budget); with on_truncated="drop" they are left out of their groups."""
     num_dropped_truncated: int = 0
     num_groups_dropped_truncated: int = 0
+    stats: RolloutStats = field(default_factory=RolloutStats)
+    """Diversity, tool use and length over every played group, filtered or not (`rl.rollout_stats`)."""
 
 
 RewardFn = Callable[[Trajectory], float]
@@ -104,6 +107,7 @@ class RolloutCollector:
                 self.sampler.observe(g.task, g.trajectories)  # live difficulty: every played group, filtered or not
                 out.num_episodes += len(g.trajectories)
                 out.all_rewards.extend(g.rewards)
+                out.stats.add_group([t for t in g.trajectories if t.error != "env_error"])
                 if any(t.error == "env_error" for t in g.trajectories):
                     out.num_failed += 1
                     out.num_env_error_dropped += 1

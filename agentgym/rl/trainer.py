@@ -34,7 +34,7 @@ from agentgym.rl.credit import turn_advantages
 from agentgym.rl.distributed import DataParallel
 from agentgym.rl.heap import trim_heap
 from agentgym.rl.limits_config import build_limits
-from agentgym.rl.logprobs import batch_logprobs
+from agentgym.rl.logprobs import batch_logprobs, batch_logprobs_entropy
 from agentgym.rl.loss import minibatch_loss
 from agentgym.rl.metrics import MetricsLogger, plot_reward_curve, read_metrics
 from agentgym.rl.optim import build_optimizer, clip_and_step
@@ -183,9 +183,9 @@ class GRPOTrainer:
                 for group in self.optimizer.param_groups:
                     group["lr"] = lr
                 with compute_context(c):
-                    logprobs = batch_logprobs(self.model, batch, **kw)
+                    logprobs, entropy = batch_logprobs_entropy(self.model, batch, **kw)  # entropy: a metric
                     out = minibatch_loss(logprobs, batch, config=self.loss_config, ref_logprobs=ref,
-                                         kernel_path=c.kernel_path)
+                                         kernel_path=c.kernel_path, entropy=entropy)
                 self.optimizer.zero_grad(set_to_none=True)
                 out.loss.backward()
                 self.dp.average_gradients(self.params)
@@ -234,7 +234,7 @@ class GRPOTrainer:
             "num_rounds": collection.num_rounds, "num_segments": len(segments),
             "num_trained_tokens": int(sum(sum(s.trained) for s in segments)),
             "collect_s": collect_s, "step_s": time.perf_counter() - start,
-            **{f"reward/{k}": sum(v) / len(v) for k, v in per_env.items()},
+            **{f"reward/{k}": sum(v) / len(v) for k, v in per_env.items()}, **collection.stats.metrics(),
             **(self.pipeline.last_metrics if self.pipeline is not None else {}),
             **{f"pool/{k}": v for k, v in self.difficulty().items()},
         })

@@ -22,6 +22,8 @@ class TrajectoryWriter:
         self.out.parent.mkdir(parents=True, exist_ok=True)
         if not resume and self.partial.exists():
             self.partial.unlink()
+        if resume:
+            _drop_torn_tail(self.partial)
         self._file = open(self.partial, "a", encoding="utf-8")
 
     def finished_keys(self) -> set[str]:
@@ -44,6 +46,16 @@ class TrajectoryWriter:
         if not self._file.closed:
             self._file.flush()
             self._file.close()
+
+
+def _drop_torn_tail(path: Path) -> None:
+    """Cut a last line without its newline (a crash mid-write) so that appended records start on a line of their own."""
+    if not path.is_file():
+        return
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        with open(path, "r+b") as f:
+            f.truncate(data.rfind(b"\n") + 1)
 
 
 def read_trajectories(path: str | Path, *, skip_bad_tail: bool = False) -> Iterator[Trajectory]:

@@ -8,14 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
 from agentgym.api import Env, Task, Trajectory
 from agentgym.rollout.budget import BudgetConfig
 from agentgym.rollout.context import ContextConfig
 from agentgym.rollout.jsonl import TrajectoryWriter, read_trajectories
 from agentgym.rollout.loop import DEFAULT_MAX_TURNS, episode_key, run_episode, stamp
 from agentgym.rollout.policy import Policy
+from agentgym.rollout.progress import episode_progress
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -29,7 +28,7 @@ class RolloutConfig:
         seed: base seed; episode (task i, sample j) gets env seed `seed + 1000003·i + j` (`+ 0` with
             `same_seed_per_task`).
         same_seed_per_task: give every sample of a task the same env seed (GRPO groups that share a seed).
-        progress: show a progress bar.
+        progress: show progress: a bar on a terminal, plain lines (done/total, rate, ETA) when stderr is not one.
         context: context handling of every episode (docs/context.md); None: the policy sees the whole history.
         budget: per-episode token budgets (docs/truncation.md); None: only the turn budget and the model's window.
     """
@@ -87,7 +86,7 @@ async def run_episodes(
         if job[0] not in done:
             queue.put_nowait(job)
 
-    progress = _progress(config.progress)
+    progress = episode_progress(config.progress)
     bar = progress.add_task("episodes", total=len(jobs), completed=len(done), reward=0.0)
     reward_sum = sum(t.reward for t in done.values())
 
@@ -124,15 +123,3 @@ async def run_episodes(
         writer.finish()
     return [done[k] for k, _, _ in jobs]
 
-
-def _progress(enabled: bool) -> Any:
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("mean reward {task.fields[reward]:.3f}"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        disable=not enabled,
-        transient=False,
-    )

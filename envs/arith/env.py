@@ -8,12 +8,17 @@ from agentgym.api import Action, Task, ToolCall, Verdict
 from agentgym.envs.arith.calculator import evaluate
 from agentgym.envs.arith.tasks import ArithTaskConfig, generate_tasks
 from agentgym.toolenv import ToolEnv, tool
+from agentgym.tools import ToolScript, last_tool_output, tool_call
 
 _MAX_SHOWN_DIGITS = 40  # a longer submitted integer is shown by its length only
 
 
 class ArithEnv(ToolEnv):
-    """Compute an expression with the calculator, then submit the integer result. Reward 1 iff it is exact."""
+    """Compute an expression with the calculator, then submit the integer result. Reward 1 iff it is exact.
+
+    `max_turns` (default 4: the two-turn solution and room for two mistakes) is also `agentgym eval`'s default turn
+    budget for arith.
+    """
 
     name = "arith"
     system_prompt = (
@@ -21,7 +26,7 @@ class ArithEnv(ToolEnv):
         "then call `submit` with the final integer answer."
     )
 
-    def __init__(self, *, max_turns: int = 8, difficulty: int = 3, tool_format: str = "auto") -> None:
+    def __init__(self, *, max_turns: int = 4, difficulty: int = 3, tool_format: str = "auto") -> None:
         super().__init__(max_turns=max_turns, tool_format=tool_format)
         ArithTaskConfig(difficulty=difficulty)  # a bad difficulty fails in make(), not at the first sample_tasks()
         self.difficulty = difficulty
@@ -43,6 +48,11 @@ class ArithEnv(ToolEnv):
     def reference_action(self, task: Task) -> Action:
         return Action(tool_calls=[ToolCall(id="ref", name="submit", arguments={"answer": task.data["answer"]})])
 
+    def reference_policy(self, task: Task) -> ToolScript:
+        """`calculator(expression)`, then `submit` of the number the calculator printed (read from the conversation)."""
+        return ToolScript([tool_call("calculator", expression=task.data["expression"]),
+                           lambda messages: tool_call("submit", answer=_parse_number(last_tool_output(messages)))])
+
     def sample_tasks(self, n: int, *, seed: int = 0) -> list[Task]:
         return generate_tasks(n, seed=seed, difficulty=self.difficulty)
 
@@ -54,6 +64,16 @@ def _number(x: float) -> str:
             return str(x)
         return f"{'-' if x < 0 else ''}<an integer of {_num_digits(x)} digits>"
     return str(int(x)) if math.isfinite(x) and x.is_integer() else repr(x)
+
+
+def _parse_number(text: str) -> int | float | str:
+    """The calculator's printed result as a JSON number (the text itself when it is not one)."""
+    for kind in (int, float):
+        try:
+            return kind(text.strip())
+        except ValueError:
+            continue
+    return text
 
 
 def _num_digits(x: int) -> int:

@@ -8,19 +8,18 @@ Reward 1 iff every FAIL_TO_PASS test passes and every PASS_TO_PASS test still pa
 from __future__ import annotations
 
 import asyncio
-import shlex
 import sys
 from pathlib import Path
 from typing import Any
 
-from agentgym.api import Action, StepResult, Task, ToolCall, Verdict
+from agentgym.api import Action, StepResult, Task, Verdict
 from agentgym.envs.code_repair.builtin import check_task_set, sample_task_set
 from agentgym.envs.code_repair.edits import replace_exact
-from agentgym.envs.code_repair.gold import gold_calls
+from agentgym.envs.code_repair.gold import gold_action, gold_script
 from agentgym.envs.code_repair.image import REPO_IN_IMAGE, ensure_image
-from agentgym.envs.code_repair.patch import PatchError, apply_patch, patched_paths
+from agentgym.envs.code_repair.patch import PatchError
 from agentgym.envs.code_repair.requirements import check_pytest
-from agentgym.envs.code_repair.snapshot import materialize, read_text, tree_sha256
+from agentgym.envs.code_repair.snapshot import materialize, tree_sha256
 from agentgym.envs.code_repair.taskdata import RepoTaskData, expand_path, files_of_tests, parse_task_data
 from agentgym.envs.code_repair.testrun import TestRun, run_tests
 from agentgym.envs.code_repair.workspace import (
@@ -42,6 +41,7 @@ from agentgym.sandbox import (
 from agentgym.sandbox.docker import load_docker
 from agentgym.sandbox.docker_image import BASE_IMAGE
 from agentgym.toolenv import ToolEnv, ToolError, tool
+from agentgym.tools import ToolScript
 
 BACKENDS = ("local", "docker")
 MAX_READ_LINES = 400
@@ -370,10 +370,11 @@ class CodeRepairEnv(ToolEnv):
     # --- optional hooks -----------------------------------------------------------------------------------------
     def reference_action(self, task: Task) -> Action:
         """Apply the gold patch through `edit_file` calls (plus `bash rm` for deleted files), then submit."""
-        calls = [ToolCall(id=f"ref-{i}", name=name, arguments=args)
-                 for i, (name, args) in enumerate(gold_calls(self._rooted(task)))]  # fmt: skip
-        calls.append(ToolCall(id="ref-submit", name="submit", arguments={}))
-        return Action(tool_calls=calls)
+        return gold_action(self._rooted(task))
+
+    def reference_policy(self, task: Task) -> ToolScript:
+        """The gold edits one turn each, then `run_tests` and `submit` (`gold.gold_script`)."""
+        return gold_script(self._rooted(task))
 
     def sample_tasks(self, n: int, *, seed: int = 0) -> list[Task]:
         """`n` tasks of the `tasks` set in a seeded order (offline; the env's Python with pytest runs their tests)."""

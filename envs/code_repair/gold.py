@@ -6,12 +6,13 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
-from agentgym.api import Task
+from agentgym.api import Action, Task, ToolCall
 from agentgym.envs.code_repair.edits import Edit, edits_between
 from agentgym.envs.code_repair.patch import apply_patch, patched_paths
 from agentgym.envs.code_repair.snapshot import materialize, read_text
 from agentgym.envs.code_repair.taskdata import expand_path, parse_task_data
 from agentgym.envs.code_repair.workspace import starting_files
+from agentgym.tools import ToolScript, tool_call
 
 
 def gold_edits(task: Task) -> list[Edit]:
@@ -42,3 +43,15 @@ def gold_calls(task: Task) -> list[tuple[str, dict[str, Any]]]:
         else:
             out.append(("edit_file", {"path": e.path, "old": e.old, "new": e.new}))
     return out
+
+
+def gold_action(task: Task) -> Action:
+    """Every gold call and then `submit`, in one action (the one-step oracle of `reference_action`)."""
+    calls = [ToolCall(id=f"ref-{i}", name=name, arguments=args) for i, (name, args) in enumerate(gold_calls(task))]
+    return Action(tool_calls=[*calls, ToolCall(id="ref-submit", name="submit", arguments={})])
+
+
+def gold_script(task: Task) -> ToolScript:
+    """The multi-turn reference: each gold call in its own turn, then `run_tests`, then `submit`."""
+    calls = [ToolCall(name=name, arguments=args) for name, args in gold_calls(task)]
+    return ToolScript([*calls, tool_call("run_tests"), tool_call("submit")])

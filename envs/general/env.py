@@ -28,6 +28,7 @@ from agentgym.api import Action, Message, Observation, Task, ToolCall, ToolSpec,
 from agentgym.errors import ResetNeeded
 from agentgym.sandbox import SandboxConfig
 from agentgym.toolenv import ToolEnv, internal_error
+from agentgym.tools import ToolScript, tool_call
 
 SYSTEM_PROMPT = (
     "You are an agent working in a database-backed environment. Use the tools to look up what you need, then call "
@@ -121,6 +122,12 @@ class GeneralEnv(ToolEnv):
                  for i, c in enumerate(reference["calls"])]
         calls.append(ToolCall(id="ref-submit", name="submit", arguments={"answer": reference["answer"]}))
         return Action(tool_calls=calls)
+
+    def reference_policy(self, task: Task) -> ToolScript:
+        """The reference solution's tool calls one turn at a time, then `submit` of its answer."""
+        reference = task.data["reference"]
+        return ToolScript([*(ToolCall(name=c["name"], arguments=dict(c["arguments"])) for c in reference["calls"]),
+                           tool_call("submit", answer=reference["answer"])])
 
     def sample_tasks(self, n: int, *, seed: int = 0) -> list[Task]:
         """`n` of the built-in tasks, or of the `tasks` set (cycling when n exceeds them), in an order fixed by `seed`."""

@@ -7,11 +7,13 @@ import asyncio
 from agentgym.api import Action, Task, ToolCall, Verdict
 from agentgym.envs.jupyter.config import KernelConfig
 from agentgym.envs.jupyter.kernel import ExecOutcome, SandboxedKernel
+from agentgym.envs.jupyter.oracle import printed_answer
 from agentgym.envs.jupyter.output import render
 from agentgym.envs.jupyter.pool import KernelPool, shared_pool
 from agentgym.envs.jupyter.tasks import FAMILIES, generate_tasks
 from agentgym.envs.jupyter.verify import check_answer
 from agentgym.toolenv import ToolEnv, ToolError, tool
+from agentgym.tools import ToolScript, last_tool_output, tool_call
 
 
 class JupyterEnv(ToolEnv):
@@ -99,6 +101,11 @@ class JupyterEnv(ToolEnv):
     def reference_action(self, task: Task) -> Action:
         """Submit the task's verified answer (no kernel work); see `oracle.solve` for a policy that computes it."""
         return Action(tool_calls=[ToolCall(id="ref", name="submit", arguments={"answer": task.data["answer"]})])
+
+    def reference_policy(self, task: Task) -> ToolScript:
+        """`execute` the task's solution code, then `submit` the last line it printed (read from the output)."""
+        return ToolScript([tool_call("execute", code=task.data["solution_code"]),
+                           lambda messages: tool_call("submit", answer=printed_answer(last_tool_output(messages)))])
 
     def sample_tasks(self, n: int, *, seed: int = 0) -> list[Task]:
         return generate_tasks(n, seed=seed, difficulty=self.difficulty, families=self.families)

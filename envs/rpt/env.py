@@ -8,7 +8,7 @@ from agentgym.api import Action, Message, Observation, StepResult, Task, ToolCal
 from agentgym.envs.rpt.tasks import SHIPPED_TASKS, read_tasks, sample_tasks
 from agentgym.envs.rpt.verify import extract_boxed, score_prediction
 from agentgym.toolenv import ToolEnv, tool
-from agentgym.tools import parse_tool_calls
+from agentgym.tools import ToolScript, parse_tool_calls, tool_call
 
 
 class RptEnv(ToolEnv):
@@ -65,6 +65,10 @@ class RptEnv(ToolEnv):
 
     def reference_action(self, task: Task) -> Action:
         return Action(tool_calls=[ToolCall(id="ref", name="submit", arguments={"answer": task.data["answer"]})])
+
+    def reference_policy(self, task: Task) -> ToolScript:
+        """One turn: `submit` the continuation (the env's single step)."""
+        return ToolScript([tool_call("submit", answer=task.data["answer"])])
 
     def sample_tasks(self, n: int, *, seed: int = 0) -> list[Task]:
         return sample_tasks(n, seed=seed, path=self.task_file)

@@ -24,6 +24,7 @@ from agentgym.envs.search.views import (
     render_page,
 )
 from agentgym.toolenv import ToolEnv, ToolError, tool
+from agentgym.tools import ToolScript, tool_call
 
 PYTHON_DOCS = "python-docs"
 
@@ -182,6 +183,14 @@ class SearchEnv(ToolEnv):
 
     def reference_action(self, task: Task) -> Action:
         return Action(tool_calls=[ToolCall(id="ref", name="submit", arguments={"answer": accepted_answers(task)[0]})])
+
+    def reference_policy(self, task: Task) -> ToolScript:
+        """`search` with the words the task was verified with, `open` each evidence document, then `submit`."""
+        params = task.data.get("params") or {}
+        query = next((params[k] for k in ("name", "qualified", "phrase") if k in params), task.prompt)
+        opens = [tool_call("open", doc_id=doc_id) for doc_id in task.data.get("evidence") or []]
+        return ToolScript([tool_call("search", query=query), *opens,
+                           tool_call("submit", answer=accepted_answers(task)[0])])
 
     def sample_tasks(self, n: int, *, seed: int = 0) -> list[Task]:
         from agentgym.envs.search.tasks import generate_tasks

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from agentgym.api import Task
-from agentgym.app.quickstart import QuickstartConfig, reference_examples, run_quickstart, split_tasks
+from agentgym.app.quickstart import QuickstartConfig, run_quickstart, split_tasks
 from agentgym.heldout import HeldoutOverlapError, content_hash
 from agentgym.registry import make
 
@@ -42,8 +42,10 @@ def test_split_refuses_a_pool_whose_demos_overlap_the_heldout_set(monkeypatch):
 def test_arith_demonstrations_are_multi_turn_calculator_then_submit():
     env = make("arith", difficulty=2, max_turns=3)
     tasks = env.sample_tasks(2, seed=5)
-    examples = reference_examples(lambda: make("arith", difficulty=2, max_turns=3), tasks, _ChatTokenizer(),
-                                  max_turns=3)
+    from agentgym.rl.demos import reference_demonstrations  # what the quickstart's cold start trains on
+
+    examples = reference_demonstrations(lambda: make("arith", difficulty=2, max_turns=3), tasks, _ChatTokenizer(),
+                                        max_turns=3)
     assert len(examples) == 2
     for e in examples:  # two trained assistant spans (the calculator call, the submit), untrained tool output between
         flags = "".join(map(str, e.trained))

@@ -38,7 +38,8 @@ async def play(action: Action, task: Task | None = None, env: RptEnv | None = No
 def test_contract_checker_passes():
     results = check_env(lambda: RptEnv())
     assert [r.name for r in results] == ["tools", "step before reset", "reset", "reference solves",
-                                         "wrong answer fails", "bad actions", "determinism", "close twice", "gymnasium"]
+                                         "wrong answer fails", "reference policy", "bad actions", "determinism",
+                                         "close twice", "gymnasium"]
     assert all(r.passed for r in results)
 
 
