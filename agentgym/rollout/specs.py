@@ -42,12 +42,15 @@ def make_policy(spec: str) -> Policy:
 
 
 def make_engine_policy(model: str) -> Policy:
-    """The embedded engine with pretrained weights (`engine:smollm2-135m`) as a batching Policy."""
+    """The embedded engine with pretrained weights (`engine:smollm2-135m`, or `engine:PATH` of a local HF checkpoint
+    folder) as a batching Policy."""
     from agentgym.model import Engine, EngineConfig, load_pretrained
+    from agentgym.model.hf_folder import is_hf_folder
     from agentgym.model.pretrained import PRETRAINED
     from agentgym.rollout.engine_policy import EnginePolicy, EnginePolicyConfig
 
-    if model not in PRETRAINED:
-        raise PolicySpecError(f"no pretrained weights for model {model!r}; known: {', '.join(sorted(PRETRAINED))}")
+    if model not in PRETRAINED and not is_hf_folder(model):
+        raise PolicySpecError(f"no pretrained weights for model {model!r}; known: {', '.join(sorted(PRETRAINED))}, "
+                              f"or the path of a local HF checkpoint folder")
     net, tokenizer = load_pretrained(model)
     return EnginePolicy(Engine(net, tokenizer, EngineConfig(max_seq_len=2048)), EnginePolicyConfig())

@@ -141,3 +141,23 @@ def test_engine_with_packed_weights_samples_with_the_adapters():
     with adapters_disabled(model):
         again = packed.generate([[1, 2, 3]], params)[0]
     assert again.token_ids == base.token_ids and again.logprobs == base.logprobs
+
+
+def test_hf_folder_model_section_with_lora(tmp_path):
+    """`model: {pretrained: FOLDER, lora: ...}` builds the HF model with adapters that start as the identity."""
+    import importlib.util
+
+    pytest.importorskip("transformers")
+    path = Path(__file__).resolve().parents[1] / "model" / "test_hf_folder.py"
+    spec = importlib.util.spec_from_file_location("hf_folder_helpers", path)
+    helpers = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(helpers)
+    hf = helpers._hf_model("qwen2", tmp_path / "qwen")
+    config = parse_config({"envs": [{"name": "echo"}], "model": {
+        "pretrained": str(tmp_path / "qwen"), "max_seq_len": 64, "lora": {"r": 4, "target_modules": ["q_proj"]}}})
+    model, tokenizer = build_model(config)
+    assert tokenizer.template == "jinja"
+    assert [n for n, p in model.named_parameters() if p.requires_grad] == [
+        f"layers.{i}.attn.wq.lora_{ab}.default.weight" for i in range(2) for ab in "AB"]
+    tokens = torch.randint(3, helpers.VOCAB, (1, 12))
+    assert helpers._max_logit_diff(hf, model, tokens) <= 1e-4
