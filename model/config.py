@@ -275,7 +275,8 @@ class ParamCount:
 def _attn_params(cfg: ModelConfig) -> int:
     if cfg.attn_type == "gqa":
         d, hd = cfg.dim, cfg.head_size
-        return d * cfg.n_heads * hd + 2 * d * cfg.kv_heads * hd + cfg.n_heads * hd * d
+        extra = (cfg.n_heads + 2 * cfg.kv_heads) * hd * cfg.qkv_bias + d * cfg.o_bias + 2 * hd * cfg.qk_norm
+        return d * cfg.n_heads * hd + 2 * d * cfg.kv_heads * hd + cfg.n_heads * hd * d + extra
     qk = cfg.qk_nope_head_dim + cfg.qk_rope_head_dim
     if cfg.q_lora_rank:
         q = cfg.dim * cfg.q_lora_rank + cfg.q_lora_rank + cfg.q_lora_rank * cfg.n_heads * qk

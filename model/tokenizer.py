@@ -88,7 +88,7 @@ class Tokenizer:
         eos = int(metadata.get("tokenizer.ggml.eos_token_id", 0))
         tokenizer = cls(backend, bos_id=int(metadata.get("tokenizer.ggml.bos_token_id", eos)), eos_id=eos,
                         pad_id=int(metadata.get("tokenizer.ggml.padding_token_id", eos)),
-                        default_system=default_system)
+                        default_system=default_system, chat_template=template or None)
         return tokenizer.with_template("deepseek") if deepseek.ASSISTANT in template else tokenizer
 
     def with_template(self, name: str) -> Tokenizer:

@@ -34,6 +34,8 @@ def _families() -> dict:
                                                      "original_max_position_embeddings": 32}),
         "llama_tied": lambda: t.LlamaConfig(**COMMON, num_key_value_heads=4, tie_word_embeddings=True,
                                             rope_theta=500.0),
+        "llama_linear_rope": lambda: t.LlamaConfig(**COMMON, num_key_value_heads=2, attention_bias=True,
+                                                   rope_scaling={"rope_type": "linear", "factor": 2.0}),
         "mistral": lambda: t.MistralConfig(**COMMON, num_key_value_heads=2, sliding_window=64),
         "qwen2": lambda: t.Qwen2Config(**COMMON, num_key_value_heads=2),
         "qwen3": lambda: t.Qwen3Config(**COMMON, num_key_value_heads=2, head_dim=24),
@@ -41,6 +43,10 @@ def _families() -> dict:
             **COMMON, moe_intermediate_size=32, first_k_dense_replace=1, num_key_value_heads=4, n_routed_experts=8,
             n_shared_experts=1, num_experts_per_tok=2, n_group=2, topk_group=1, q_lora_rank=32, kv_lora_rank=32,
             qk_nope_head_dim=16, qk_rope_head_dim=8, v_head_dim=16),
+        "deepseek_v3_no_q_lora": lambda: t.DeepseekV3Config(
+            **COMMON, moe_intermediate_size=32, first_k_dense_replace=0, num_key_value_heads=4, n_routed_experts=4,
+            n_shared_experts=2, num_experts_per_tok=2, n_group=1, topk_group=1, q_lora_rank=None, kv_lora_rank=16,
+            qk_nope_head_dim=8, qk_rope_head_dim=8, v_head_dim=8, routed_scaling_factor=1.5),
     }
 
 
@@ -133,3 +139,27 @@ def test_missing_folder_and_unsupported_architecture_fail_in_one_line(tmp_path):
                                                                                     "factor": 4.0}}))
     with pytest.raises(UnsupportedHFConfig, match=r"rope scaling 'yarn'"):
         load_hf_folder(tmp_path)
+
+
+def test_older_config_json_spelling_and_parameter_count():
+    """Checkpoints written before transformers 5 spell rope as `rope_theta` + `rope_scaling` (Qwen2.5 style)."""
+    from agentgym.model import Transformer
+    from agentgym.model.config import count_parameters
+    from agentgym.model.hf_config import config_from_hf
+
+    cfg = config_from_hf({"model_type": "qwen2", "vocab_size": 64, "hidden_size": 32, "intermediate_size": 48,
+                          "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+                          "max_position_embeddings": 32768, "sliding_window": 4096, "use_sliding_window": False,
+                          "rope_theta": 1000000.0, "rope_scaling": None, "tie_word_embeddings": True},
+                         max_seq_len=512)
+    assert (cfg.rope_theta, cfg.max_seq_len, cfg.qkv_bias, cfg.o_bias, cfg.tie_embeddings) == (1e6, 512, True,
+                                                                                                False, True)
+    llama3 = config_from_hf({"model_type": "llama", "vocab_size": 64, "hidden_size": 32, "intermediate_size": 48,
+                             "num_hidden_layers": 1, "num_attention_heads": 4, "rope_theta": 500000.0,
+                             "rope_scaling": {"rope_type": "llama3", "factor": 32.0, "low_freq_factor": 1.0,
+                                              "high_freq_factor": 4.0, "original_max_position_embeddings": 8192}})
+    assert (llama3.rope_type, llama3.rope_factor, llama3.original_seq_len) == ("llama3", 32.0, 8192)
+    for c in (cfg, cfg.replace(qk_norm=True, o_bias=True)):
+        with torch.device("meta"):
+            model = Transformer(c)
+        assert count_parameters(c).total == sum(p.numel() for p in model.parameters())
