@@ -1,8 +1,9 @@
 """Checkpoints: safetensors weights + optimizer + sampler + RNG state, written atomically, read back for exact resume.
 
 Layout: `OUT/checkpoints/step_000012/{model.safetensors, state.pt}` and `OUT/checkpoints/latest` (the directory
-name). A LoRA model's `model.safetensors` holds its adapters only (`agentgym.rl.lora.checkpoint_weights`). A checkpoint is written into a temporary directory and renamed into place, then `latest` is replaced
+name). A checkpoint is written into a temporary directory and renamed into place, then `latest` is replaced
 atomically, so a crash at any moment leaves the previous checkpoint intact and `latest` pointing at a whole one.
+A LoRA model's `model.safetensors` holds its adapters only (`agentgym.rl.lora.checkpoint_weights`).
 """
 
 from __future__ import annotations

@@ -81,6 +81,20 @@ def has_lora(model: nn.Module) -> bool:
     return getattr(model, "lora_config", None) is not None
 
 
+def check_lora(model: nn.Module, section: Any) -> None:
+    """Raise ValueError when the config's `model.lora` and the model disagree (a model built elsewhere and passed to
+    the trainer without, or with other, adapters)."""
+    if section is None and has_lora(model):
+        raise ValueError("the model has LoRA adapters but the config has no model.lora")
+    if section is not None:
+        if not has_lora(model):
+            raise ValueError("model.lora is set but the model has no adapters: build it with "
+                             "agentgym.rl.build.build_model(config) or agentgym.rl.lora.apply_lora")
+        if (model.lora_config["r"], model.lora_config["alpha"]) != (section.r, section.alpha):
+            raise ValueError(f"model.lora asks for r={section.r}, alpha={section.alpha}; the model's adapters have "
+                             f"r={model.lora_config['r']}, alpha={model.lora_config['alpha']}")
+
+
 def _tuner_layers(model: nn.Module) -> list[Any]:
     from peft.tuners.tuners_utils import BaseTunerLayer
 

@@ -27,7 +27,6 @@ from agentgym.rl.build import (
     default_env_factory,
 )
 from agentgym.rl.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
-from agentgym.rl.lora import adapter_dropout, has_lora, reference_of
 from agentgym.rl.collector import Collection, RolloutCollector
 from agentgym.rl.config import TrainConfig
 from agentgym.rl.credit import turn_advantages
@@ -35,6 +34,7 @@ from agentgym.rl.distributed import DataParallel
 from agentgym.rl.heap import trim_heap
 from agentgym.rl.limits_config import build_limits
 from agentgym.rl.logprobs import batch_logprobs
+from agentgym.rl.lora import adapter_dropout, check_lora, has_lora, reference_of
 from agentgym.rl.loss import minibatch_loss
 from agentgym.rl.metrics import MetricsLogger, plot_reward_curve, read_metrics
 from agentgym.rl.optim import build_optimizer, clip_and_step
@@ -75,9 +75,9 @@ class GRPOTrainer:
         self.dp.broadcast_parameters(self.model)
         self.betas = {e.name: e.kl_beta for e in config.envs}
         self.tool_names: dict[str, frozenset[str]] = {}
-        self.reference = None  # frozen KL reference: a copy, or a LoRA model's own base with its adapters off
-        if any(b > 0 for b in self.betas.values()):
-            self.reference = reference_of(self.model)
+        check_lora(self.model, config.model.lora)  # a model passed in must carry the adapters the config asks for
+        # frozen KL reference: a copy, or a LoRA model's own base with its adapters off
+        self.reference = reference_of(self.model) if any(b > 0 for b in self.betas.values()) else None
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         o = config.optim
         if config.memory.optimizer_in_backward and self.dp.enabled:

@@ -110,6 +110,13 @@ def test_targets_accept_hf_and_our_names_and_refuse_what_cannot_work():
     assert not any(".indexer." in n for n, p in model.named_parameters() if p.requires_grad)
 
 
+def test_trainer_refuses_a_model_without_the_configured_adapters(tmp_path):
+    config = lora_config(tmp_path / "run")
+    model, tokenizer = build_model(lora_config(tmp_path / "plain", lora=None))
+    with pytest.raises(ValueError, match="model.lora is set but the model has no adapters"):
+        GRPOTrainer(config, make_env=lambda name: EchoLetterEnv(), model=model, tokenizer=tokenizer)
+
+
 def test_lora_config_is_refused_off_the_engine(tmp_path):
     with pytest.raises(ConfigError, match="model.lora runs on the embedded engine only"):
         parse_config({"envs": [{"name": "echo"}], "model": {"lora": {"r": 4}}, "rollout": {"backend": "vllm"}})
