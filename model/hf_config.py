@@ -59,6 +59,9 @@ def _check_common(hf: dict[str, Any], model_type: str) -> None:
         raise _refuse(model_type, f"hidden_act {hf['hidden_act']!r} (SwiGLU with silu only)")
     if hf.get("mlp_bias"):
         raise _refuse(model_type, "mlp_bias=true")
+    if hf.get("quantization_config"):
+        method = hf["quantization_config"].get("quant_method", "?")
+        raise _refuse(model_type, f"quantized weights (quantization_config {method!r}; dequantize to bf16/fp32 first)")
 
 
 def config_from_hf(hf: dict[str, Any], *, num_mtp_layers: int = 0, max_seq_len: int | None = None) -> ModelConfig:

@@ -139,6 +139,10 @@ def test_missing_folder_and_unsupported_architecture_fail_in_one_line(tmp_path):
                                                                                     "factor": 4.0}}))
     with pytest.raises(UnsupportedHFConfig, match=r"rope scaling 'yarn'"):
         load_hf_folder(tmp_path)
+    (tmp_path / "config.json").write_text(json.dumps({**config, "quantization_config": {"quant_method": "fp8"}}))
+    with pytest.raises(UnsupportedHFConfig, match=r"^HF config \(llama\): quantized weights \(quantization_config "
+                                                  r"'fp8'; dequantize to bf16/fp32 first\) is not supported; "):
+        load_hf_folder(tmp_path)
 
 
 def test_older_config_json_spelling_and_parameter_count():
