@@ -190,7 +190,10 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> ModelConfig:
-        """Build from DeepSeek-V3 names or HF `config.json` names; unknown keys raise ValueError naming them."""
+        """Build from DeepSeek-V3 names or HF `config.json` names; unknown keys raise ValueError naming them.
+
+        A name-level mapping only: an HF checkpoint folder's config goes through `hf_config.config_from_hf`, which
+        also maps biases, q/k norms, rope scaling and sliding windows, and refuses what we cannot run."""
         known = {f.name for f in dataclasses.fields(cls)}
         out, unknown = {}, []
         for key, value in values.items():
