@@ -22,6 +22,10 @@ with `bf16=True` (GRPOConfig's default: fp32 weights under bf16 autocast), the c
 Both sides' workers run with GOMP_SPINCOUNT=10000 (a short spin, what the `agentgym` CLI sets) unless
 ``--omp-wait-policy``: on a box with more runnable threads than cores libgomp's default spin-waiting tripled the CPU
 time of our update, and never spinning (PASSIVE) slows every small parallel op (benchmarks/RESULTS.md).
+
+``--lora-row`` (issue 21 item 4) runs full fine-tuning against LoRA instead: `agentgym` and `agentgym lora`
+(`model.lora`, rank ``--lora-rank``, alpha 2 x rank, on q/k/v/o), and TRL fp32 full and `TRL LoRA` (its
+`peft_config` with the same LoraConfig); every other setting as above.
 """
 
 from __future__ import annotations
@@ -63,10 +67,17 @@ ROWS = {"default": ("agentgym", {}, {}, 1.0),
         "memory": ("agentgym memory", {}, MEMORY_KNOBS, None),
         "bf16": ("agentgym bf16", {"dtype": "bfloat16"}, BF16_KNOBS, None),
         "amp": ("agentgym amp", {"compute_dtype": "bfloat16"}, {}, 1.0),
-        "amp-memory": ("agentgym amp mem", {"compute_dtype": "bfloat16"}, AMP_MEMORY_KNOBS, None)}
+        "amp-memory": ("agentgym amp mem", {"compute_dtype": "bfloat16"}, AMP_MEMORY_KNOBS, None),
+        "lora": ("agentgym lora", {}, {}, 1.0)}  # its `lora` model field comes from --lora-rank (lora_section)
+LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj"]
 
 
-TRL_LABELS = {"trl": "TRL fp32", "trl-bf16": "TRL bf16", "trl-amp": "TRL amp"}
+def lora_section(rank: int) -> dict:
+    """The LoRA both sides train with --lora-row: rank, alpha = 2 x rank, no dropout, the attention projections."""
+    return {"r": rank, "alpha": 2 * rank, "dropout": 0.0, "target_modules": LORA_TARGETS}
+
+
+TRL_LABELS = {"trl": "TRL fp32", "trl-bf16": "TRL bf16", "trl-amp": "TRL amp", "trl-lora": "TRL LoRA"}
 
 
 def run_ours(args: argparse.Namespace) -> dict:
@@ -95,6 +106,8 @@ def run_ours(args: argparse.Namespace) -> dict:
             return [Task(id="p", env="bench", prompt=PROMPT)] * n
 
     _, model_extra, memory, grad_clip = ROWS[args.row]
+    if args.row == "lora":
+        model_extra = {**model_extra, "lora": lora_section(args.lora_rank)}
     config = parse_config({
         "envs": [{"name": "bench", "num_tasks": 1}],
         "model": {"pretrained": "smollm2-135m", "max_seq_len": 256, "max_batch": args.group, **model_extra},
@@ -225,8 +238,15 @@ def run_trl(args: argparse.Namespace) -> dict:
                         beta=0.0, max_steps=args.steps + 1, logging_steps=1000, save_strategy="no", report_to=[],
                         use_cpu=True, bf16=args.trl_amp, temperature=1.0, max_grad_norm=1.0, seed=0,
                         generation_kwargs={"min_new_tokens": args.tokens})
+    peft_config = None
+    if args.trl_lora:
+        from peft import LoraConfig
+
+        section = lora_section(args.lora_rank)
+        peft_config = LoraConfig(r=section["r"], lora_alpha=section["alpha"], lora_dropout=section["dropout"],
+                                 target_modules=section["target_modules"], task_type="CAUSAL_LM")
     trainer = GRPOTrainer(model=model, reward_funcs=reward, args=config, train_dataset=data,
-                          processing_class=tokenizer, callbacks=[Clock()])
+                          processing_class=tokenizer, callbacks=[Clock()], peft_config=peft_config)
     trainer.train()
     return {"seconds": times, "peak_rss_mib": _status_kib("VmHWM") / 1024}
 
@@ -247,6 +267,10 @@ def main() -> None:
     parser.add_argument("--row", choices=list(ROWS), default="default", help=argparse.SUPPRESS)
     parser.add_argument("--trl-dtype", choices=["float32", "bfloat16"], default="float32", help=argparse.SUPPRESS)
     parser.add_argument("--trl-amp", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--trl-lora", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--lora-row", action="store_true",
+                        help="full fine-tuning vs LoRA: agentgym, agentgym lora, TRL fp32, TRL LoRA (same rank)")
+    parser.add_argument("--lora-rank", type=int, default=16, help="--lora-row: adapter rank (alpha = 2 x rank)")
     parser.add_argument("--trl-bf16-row", action="store_true",
                         help="also run TRL on a bfloat16 copy of the model (its AdamW rounds to nearest)")
     parser.add_argument("--trl-amp-row", action="store_true",
@@ -267,12 +291,15 @@ def main() -> None:
         run_async_row(args)
         return
     trl_sides = ["trl", *(["trl-bf16"] if args.trl_bf16_row else []), *(["trl-amp"] if args.trl_amp_row else [])]
+    if args.lora_row:
+        args.rows, trl_sides = ["default", "lora"], ["trl", "trl-lora"]
     results = {}
     for side in (*args.rows, *trl_sides):
         cmd = [sys.executable, __file__, "--worker", "ours" if side in ROWS else "trl", "--steps", str(args.steps),
                "--group", str(args.group), "--tokens", str(args.tokens), "--threads", str(args.threads), "--out",
                args.out, *(["--row", side] if side in ROWS else []),
-               *(["--trl-dtype", "bfloat16"] if side == "trl-bf16" else []), *(["--trl-amp"] if side == "trl-amp" else [])]
+               *(["--trl-dtype", "bfloat16"] if side == "trl-bf16" else []), *(["--trl-amp"] if side == "trl-amp" else []),
+               *(["--trl-lora"] if side == "trl-lora" else []), "--lora-rank", str(args.lora_rank)]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=_worker_env(args))
         line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
         if line is None:
@@ -294,6 +321,8 @@ def main() -> None:
             b = results[base]
             ratios += f"{statistics.median(b['seconds']) / sec:24.2f}x / {rss / b['peak_rss_mib']:4.2f}"
         print(f"{labels[side]:18}{sec:8.2f}{col}{rss:14.0f}{ratios}")
+    if args.lora_row:
+        print(f"LoRA rows: {lora_section(args.lora_rank)}")
     print("targets: speed-up >= 1.5x, RSS ratio <= 0.5, at equal precision: fp32 rows vs TRL fp32, amp rows vs TRL "
           "amp (bf16=True, its default), the bf16 row vs TRL bf16")
     for row in args.rows:

@@ -1,4 +1,4 @@
-"""Llama grouped-query attention (SmolLM2) over the static KV cache."""
+"""Llama grouped-query attention (SmolLM2, Qwen2/3, Mistral) over the static KV cache."""
 
 from __future__ import annotations
 
@@ -8,33 +8,40 @@ from torch import nn
 
 from .kv_cache import LayerCache
 from .config import ModelConfig
-from .layers import Linear, Rotary, fused_linear
+from .layers import Linear, RMSNorm, Rotary, fusable, fused_linear
 
 
 class GQA(nn.Module):
     """Grouped-query attention with NeoX rotary embeddings (HF Llama's `rotate_half` convention).
 
     Attributes:
-        wq: (n_heads * head_dim, dim); wk, wv: (n_kv_heads * head_dim, dim); wo: (dim, n_heads * head_dim).
+        wq: (n_heads * head_dim, dim); wk, wv: (n_kv_heads * head_dim, dim); wo: (dim, n_heads * head_dim);
+            biased when `cfg.qkv_bias` / `cfg.o_bias`.
+        q_head_norm, k_head_norm: RMSNorm(head_dim) applied per head before rope (Qwen3, `cfg.qk_norm`), or None.
     """
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.n_heads, self.n_kv_heads, self.head_dim = cfg.n_heads, cfg.kv_heads, cfg.head_size
-        self.wq = Linear(cfg.dim, self.n_heads * self.head_dim)
-        self.wk = Linear(cfg.dim, self.n_kv_heads * self.head_dim)
-        self.wv = Linear(cfg.dim, self.n_kv_heads * self.head_dim)
-        self.wo = Linear(self.n_heads * self.head_dim, cfg.dim)
+        self.wq = Linear(cfg.dim, self.n_heads * self.head_dim, bias=cfg.qkv_bias)
+        self.wk = Linear(cfg.dim, self.n_kv_heads * self.head_dim, bias=cfg.qkv_bias)
+        self.wv = Linear(cfg.dim, self.n_kv_heads * self.head_dim, bias=cfg.qkv_bias)
+        self.wo = Linear(self.n_heads * self.head_dim, cfg.dim, bias=cfg.o_bias)
+        self.q_head_norm = RMSNorm(self.head_dim, cfg.norm_eps) if cfg.qk_norm else None
+        self.k_head_norm = RMSNorm(self.head_dim, cfg.norm_eps) if cfg.qk_norm else None
         self.rotary = Rotary(self.head_dim, cfg, interleaved=False)
 
     def forward(self, x: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor,
                 cache: LayerCache | None = None, num_keys: int | None = None) -> torch.Tensor:
         """x: (B, S, dim); positions: (B, S); mask: (B, S, T) bool, T = num_keys (cache) or S -> (B, S, dim)."""
         b, s, _ = x.shape
-        fused = fused_linear(x, (self.wq.weight, self.wk.weight, self.wv.weight))
+        projections = (self.wq, self.wk, self.wv)
+        fused = fused_linear(x, tuple(m.weight for m in projections)) if fusable(*projections) else None
         q, k, v = fused if fused is not None else (self.wq(x), self.wk(x), self.wv(x))
-        q = self.rotary(q.view(b, s, self.n_heads, self.head_dim), positions)
-        k = self.rotary(k.view(b, s, self.n_kv_heads, self.head_dim), positions)
+        q, k = q.view(b, s, self.n_heads, self.head_dim), k.view(b, s, self.n_kv_heads, self.head_dim)
+        if self.q_head_norm is not None:
+            q, k = self.q_head_norm(q), self.k_head_norm(k)
+        q, k = self.rotary(q, positions), self.rotary(k, positions)
         v = v.view(b, s, self.n_kv_heads, self.head_dim)
         if cache is not None:
             cache.write("k", positions, k)
@@ -46,4 +53,5 @@ class GQA(nn.Module):
 
     def fused_groups(self) -> list[tuple[torch.Tensor, ...]]:
         """Weights an engine may pack stacked for `fused_linear` (q with k and v)."""
-        return [(self.wq.weight, self.wk.weight, self.wv.weight)]
+        projections = (self.wq, self.wk, self.wv)
+        return [tuple(m.weight for m in projections)] if fusable(*projections) else []

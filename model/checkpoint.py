@@ -13,7 +13,7 @@ from .transformer import Transformer
 
 _ATTN = {"wq_a": "q_a_proj", "q_norm": "q_a_layernorm", "wq_b": "q_b_proj", "wkv_a": "kv_a_proj_with_mqa",
          "kv_norm": "kv_a_layernorm", "wkv_b": "kv_b_proj", "wo": "o_proj", "wq": "q_proj", "wk": "k_proj",
-         "wv": "v_proj"}
+         "wv": "v_proj", "q_head_norm": "q_norm", "k_head_norm": "k_norm"}
 _MLP = {"w1": "gate_proj", "w2": "down_proj", "w3": "up_proj"}
 _EXPERT_W = {"w1": "gate_proj", "w2": "down_proj", "w3": "up_proj"}
 

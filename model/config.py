@@ -9,6 +9,7 @@ ATTN_TYPES = ("mla", "gqa")
 ATTN_IMPLS = ("naive", "absorb")
 MOE_BACKENDS = ("loop", "grouped")
 SCORE_FUNCS = ("sigmoid", "softmax")
+ROPE_TYPES = ("yarn", "linear", "llama3")
 
 
 @dataclass(kw_only=True, slots=True)
@@ -50,6 +51,12 @@ class ModelConfig:
     """GQA only: key/value heads (0 means `n_heads`)."""
     head_dim: int = 0
     """GQA only: per-head size (0 means `dim // n_heads`)."""
+    qkv_bias: bool = False
+    """GQA only: biases on the query/key/value projections (Qwen2, and Llama's `attention_bias`)."""
+    o_bias: bool = False
+    """GQA only: a bias on the output projection (Llama/Qwen3 `attention_bias`; Qwen2 has none)."""
+    qk_norm: bool = False
+    """GQA only: RMSNorm over each query and key head before the rotary embedding (Qwen3)."""
     # mla
     q_lora_rank: int = 32
     """Rank of the query down-projection (0: a single full-rank `wq`)."""
@@ -101,8 +108,15 @@ class ModelConfig:
     # rope / yarn
     rope_theta: float = 10000.0
     """RoPE base."""
+    rope_type: str = "yarn"
+    """How `rope_factor` stretches the frequencies: "yarn" (DeepSeek-V3; only when max_seq_len > original_seq_len),
+    "linear" (every frequency divided by rope_factor) or "llama3" (Llama 3.1's low/high-frequency blend)."""
     rope_factor: float = 1.0
-    """YaRN context extension factor (1: plain RoPE)."""
+    """Context extension factor (1: plain RoPE whatever `rope_type` says)."""
+    rope_low_freq_factor: float = 1.0
+    """llama3 only: wavelengths above original_seq_len / low_freq_factor are divided by rope_factor."""
+    rope_high_freq_factor: float = 4.0
+    """llama3 only: wavelengths below original_seq_len / high_freq_factor are kept."""
     original_seq_len: int = 4096
     """Context length the model was pre-trained at (YaRN applies beyond it)."""
     beta_fast: int = 32
@@ -118,7 +132,7 @@ class ModelConfig:
             if getattr(self, name) <= 0:
                 raise ValueError(f"ModelConfig.{name} must be > 0, got {getattr(self, name)}")
         choices = {"attn_type": ATTN_TYPES, "attn_impl": ATTN_IMPLS, "moe_backend": MOE_BACKENDS,
-                   "score_func": SCORE_FUNCS}
+                   "score_func": SCORE_FUNCS, "rope_type": ROPE_TYPES}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"ModelConfig.{name} must be one of {allowed}, got {getattr(self, name)!r}")
@@ -176,7 +190,10 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> ModelConfig:
-        """Build from DeepSeek-V3 names or HF `config.json` names; unknown keys raise ValueError naming them."""
+        """Build from DeepSeek-V3 names or HF `config.json` names; unknown keys raise ValueError naming them.
+
+        A name-level mapping only: an HF checkpoint folder's config goes through `hf_config.config_from_hf`, which
+        also maps biases, q/k norms, rope scaling and sliding windows, and refuses what we cannot run."""
         known = {f.name for f in dataclasses.fields(cls)}
         out, unknown = {}, []
         for key, value in values.items():
@@ -261,7 +278,8 @@ class ParamCount:
 def _attn_params(cfg: ModelConfig) -> int:
     if cfg.attn_type == "gqa":
         d, hd = cfg.dim, cfg.head_size
-        return d * cfg.n_heads * hd + 2 * d * cfg.kv_heads * hd + cfg.n_heads * hd * d
+        extra = (cfg.n_heads + 2 * cfg.kv_heads) * hd * cfg.qkv_bias + d * cfg.o_bias + 2 * hd * cfg.qk_norm
+        return d * cfg.n_heads * hd + 2 * d * cfg.kv_heads * hd + cfg.n_heads * hd * d + extra
     qk = cfg.qk_nope_head_dim + cfg.qk_rope_head_dim
     if cfg.q_lora_rank:
         q = cfg.dim * cfg.q_lora_rank + cfg.q_lora_rank + cfg.q_lora_rank * cfg.n_heads * qk

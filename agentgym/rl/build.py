@@ -16,7 +16,8 @@ EnvFactory = Callable[[str], Env]
 
 
 def build_model(config: TrainConfig) -> tuple[Any, Any]:
-    """(model, tokenizer): a named pretrained model, or a preset initialized from `init_seed` with the char tokenizer."""
+    """(model, tokenizer): a named pretrained model or HF checkpoint folder, or a preset initialized from `init_seed`
+    with the char tokenizer; with `model.lora`, LoRA adapters injected and the base frozen."""
     from agentgym.model import Transformer, get_preset, load_pretrained
 
     section = config.model
@@ -40,6 +41,11 @@ def build_model(config: TrainConfig) -> tuple[Any, Any]:
     model.eval()  # no dropout anywhere; eval keeps the MoE load counters out of training
     if section.trainable_layers is not None:
         set_trainable_layers(model, section.trainable_layers)
+    if section.lora is not None:
+        from agentgym.rl.lora import apply_lora
+
+        lora = section.lora
+        apply_lora(model, r=lora.r, alpha=lora.alpha, dropout=lora.dropout, target_modules=lora.target_modules)
     return model, tokenizer
 
 

@@ -3,6 +3,7 @@
 Layout: `OUT/checkpoints/step_000012/{model.safetensors, state.pt}` and `OUT/checkpoints/latest` (the directory
 name). A checkpoint is written into a temporary directory and renamed into place, then `latest` is replaced
 atomically, so a crash at any moment leaves the previous checkpoint intact and `latest` pointing at a whole one.
+A LoRA model's `model.safetensors` holds its adapters only (`agentgym.rl.lora.checkpoint_weights`).
 """
 
 from __future__ import annotations
@@ -51,8 +52,9 @@ def save_checkpoint(root: str | Path, step: int, model: torch.nn.Module, state: 
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir()
-    weights = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
-    save_file(weights, str(tmp / "model.safetensors"))
+    from agentgym.rl.lora import checkpoint_weights
+
+    save_file(checkpoint_weights(model), str(tmp / "model.safetensors"))  # adapters only for a LoRA model
     torch.save({**state, "step": step, "rng": rng_state()}, tmp / "state.pt")
     for f in tmp.iterdir():
         with open(f, "rb") as fh:
@@ -80,8 +82,10 @@ def load_checkpoint(path: str | Path, model: torch.nn.Module) -> dict[str, Any]:
     """Load the weights into `model` (in place) and return the saved state (RNG already restored)."""
     from safetensors.torch import load_file
 
+    from agentgym.rl.lora import load_checkpoint_weights
+
     path = Path(path)
-    model.load_state_dict(load_file(str(path / "model.safetensors")))
+    load_checkpoint_weights(model, load_file(str(path / "model.safetensors")))
     state = torch.load(path / "state.pt", weights_only=False)
     set_rng_state(state["rng"])
     return state

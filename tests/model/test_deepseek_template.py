@@ -41,7 +41,7 @@ def test_markers_are_single_added_ids_and_bos_eos_are_special(tok):
 def test_from_gguf_metadata_picks_deepseek_from_the_template_text():
     tok = Tokenizer.from_gguf_metadata(_metadata("{{'<｜Assistant｜>'}}"))
     assert tok.template == "deepseek" and tok.decode([tok.bos_id]) == ds.BOS
-    with pytest.raises(ValueError, match=r"^chat template must be one of \('chatml', 'deepseek'\), got 'llama'$"):
+    with pytest.raises(ValueError, match=r"^chat template must be one of \('chatml', 'deepseek', 'jinja'\), got 'llama'$"):
         tok.with_template("llama")
 
 

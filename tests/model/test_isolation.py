@@ -9,9 +9,9 @@ MODEL_DIR = pathlib.Path(__file__).resolve().parents[2] / "model"
 
 
 def test_model_imports_only_itself_torch_and_listed_libraries():
-    allowed_roots = {"torch", "numpy", "gguf", "tokenizers", "safetensors", "__future__", "agentgym"}
+    allowed_roots = {"torch", "numpy", "gguf", "tokenizers", "safetensors", "jinja2", "__future__", "agentgym"}
     stdlib_ok = {"dataclasses", "json", "re", "math", "importlib", "os", "typing", "collections", "contextlib",
-                 "contextvars", "weakref", "functools"}
+                 "contextvars", "weakref", "functools", "pathlib"}
     for path in MODEL_DIR.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):

@@ -148,8 +148,10 @@ def test_scaling_doc_configs_validate():
 
     doc = (Path(__file__).resolve().parents[2] / "docs" / "scaling.md").read_text(encoding="utf-8")
     blocks = [yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", doc, flags=re.DOTALL)]
-    assert len(blocks) == 2
+    assert len(blocks) == 3
     full = parse_config(blocks[0])
     assert full.rollout.backend == "vllm" and full.rollout.vllm.weights_dir == "/shared/policy"
     ray_config = parse_config({"envs": [{"name": "arith"}], **blocks[1]})
     assert ray_config.rollout.ray.num_env_workers == 4
+    hf_folder = parse_config(blocks[2])  # the HF-folder + LoRA example
+    assert hf_folder.model.pretrained.startswith("/models/") and hf_folder.model.lora.r == 16
