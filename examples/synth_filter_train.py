@@ -42,7 +42,7 @@ from agentgym.taskio import load_tasks, save_tasks
 SMOKE = {"num_tasks": 6, "max_level": 0, "k": 2, "num_heldout": 2, "steps": 2, "groups_per_step": 2, "group_size": 2,
          "max_new_tokens": 4, "max_turns": 1,
          "model": {"preset": "tiny", "overrides": {"max_seq_len": 4096}, "max_seq_len": 4096, "max_batch": 8}}
-FULL = {"num_tasks": 48, "max_level": 1, "k": 4, "num_heldout": 16, "steps": 6, "groups_per_step": 2,
+FULL = {"num_tasks": 48, "max_level": 1, "k": 4, "num_heldout": 16, "steps": 4, "groups_per_step": 2,
         "group_size": 4, "max_new_tokens": 64, "max_turns": 3,
         "model": {"pretrained": "smollm2-135m", "max_seq_len": 2048, "max_batch": 16}}
 """Sized for about half an hour on 2 CPU cores (docs/results/synth_filter_train.md has a measured run)."""

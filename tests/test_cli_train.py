@@ -29,7 +29,7 @@ def test_quickstart_runs_the_grpo_job_and_prints_its_report(tmp_path, monkeypatc
         seen["config"] = config
         report = tmp_path / "report.md"
         report.write_text("# quickstart report\nheld-out reward before 0.0, after 0.5\n")
-        return qs.QuickstartResult(before={}, after={}, records=[], report=report)
+        return qs.QuickstartResult(scores={}, records=[], report=report)
 
     monkeypatch.setattr(qs, "run_quickstart", fake_run)
     result = CliRunner().invoke(app, ["quickstart", "--out-dir", str(tmp_path / "qs")])
